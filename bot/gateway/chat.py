@@ -1,0 +1,130 @@
+"""The chat API: Rasa's REST channel contract at /webhooks/rest/webhook, and the quick-exit forget.
+
+Request `{"sender", "message"}` → a list of `{"recipient_id", "text", "buttons", "custom"}`.
+Whatever happens behind it, the answer is never a 500 or an empty list (see fallback.py).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from typing import Any, Dict, List, Tuple
+
+from aiohttp import web
+
+from bot.gateway import keys
+from bot.gateway.fallback import looks_like_danger, message, safe_fallback
+from bot.gateway.rasa_client import RasaUnavailable
+
+logger = logging.getLogger(__name__)
+
+MAX_MESSAGE_CHARS = 2000
+MAX_BODY_BYTES = 16 * 1024
+# Random tokens only: 20-128 URL-safe characters, not all digits (a phone number is not a token).
+SENDER_RE = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
+
+
+class BadRequest(web.HTTPBadRequest):
+    def __init__(self, reason: str, status: int = 400) -> None:
+        super().__init__(text=json.dumps({"error": reason}), content_type="application/json")
+        self.set_status(status, reason="Request Entity Too Large" if status == 413 else "Bad Request")
+
+
+def valid_sender(value: Any) -> bool:
+    return isinstance(value, str) and bool(SENDER_RE.match(value)) and not value.isdigit()
+
+
+async def read_turn(request: web.Request) -> Tuple[str, str]:
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise BadRequest("message is too long (2000 characters at most)", status=413)
+    raw = await request.content.read(MAX_BODY_BYTES + 1)
+    if len(raw) > MAX_BODY_BYTES:
+        raise BadRequest("message is too long (2000 characters at most)", status=413)
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise BadRequest("body must be JSON: {\"sender\": ..., \"message\": ...}") from None
+    if not isinstance(body, dict):
+        raise BadRequest("body must be a JSON object with sender and message")
+    sender, text = body.get("sender"), body.get("message")
+    if not valid_sender(sender):
+        raise BadRequest("sender must be a random token of 20-128 letters, digits, - or _")
+    if not isinstance(text, str):
+        raise BadRequest("message must be a string")
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise BadRequest("message is too long (2000 characters at most)", status=413)
+    return sender, text
+
+
+def normalise(replies: List[Dict[str, Any]], sender: str) -> List[Dict[str, Any]]:
+    """Every reply carries exactly the four contract keys."""
+    out = []
+    for reply in replies:
+        if not isinstance(reply, dict):
+            continue
+        buttons = reply.get("buttons") or []
+        out.append(message(sender, reply.get("text"), buttons if isinstance(buttons, list) else [],
+                           reply.get("custom") if isinstance(reply.get("custom"), dict) else None))
+    return out
+
+
+def is_emergency(replies: List[Dict[str, Any]]) -> bool:
+    return any((r.get("custom") or {}).get("escalation") == "emergency" for r in replies)
+
+
+async def count_escalation(app: web.Application, channel: str) -> None:
+    from bot.storage.escalations import record_escalation
+
+    try:
+        await record_escalation(app[keys.ENGINE], channel)
+    except Exception as exc:  # the count must never delay or break the reply
+        logger.warning("Could not count an escalation (%s)", type(exc).__name__)
+
+
+def track_escalation(app: web.Application, replies: List[Dict[str, Any]], channel: str) -> None:
+    if is_emergency(replies):
+        task = asyncio.get_running_loop().create_task(count_escalation(app, channel))
+        app.setdefault("_background", set()).add(task)  # keep a reference until it finishes
+        task.add_done_callback(app["_background"].discard)
+
+
+async def converse(app: web.Application, sender: str, text: str, channel: str = "rest") -> List[Dict[str, Any]]:
+    """One turn through Rasa, or the safe fallback. Shared by the web chat and SMS."""
+    try:
+        replies = normalise(await app[keys.RASA].send(sender, text, channel=channel), sender)
+        if not replies:
+            raise RasaUnavailable("Rasa returned nothing usable")
+    except RasaUnavailable as exc:
+        logger.warning("Safe fallback used: %s", exc)
+        replies = safe_fallback(sender, looks_like_danger(app[keys.DANGER], text))
+    track_escalation(app, replies, "sms" if channel == "sms" else "web")
+    return replies
+
+
+async def rest_webhook(request: web.Request) -> web.Response:
+    sender, text = await read_turn(request)
+    return web.json_response(await converse(request.app, sender, text))
+
+
+async def forget(request: web.Request) -> web.Response:
+    """Quick exit: delete the conversation on the server. Called with navigator.sendBeacon, which
+    posts text/plain or JSON; either carries {"sender": ...}."""
+    raw = await request.content.read(1024)
+    try:
+        sender = json.loads(raw.decode("utf-8")).get("sender")
+    except (UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        raise BadRequest("body must be JSON: {\"sender\": ...}") from None
+    if not valid_sender(sender):
+        raise BadRequest("sender must be a random token")
+    try:
+        await request.app[keys.RASA].forget(sender)
+    except RasaUnavailable as exc:
+        logger.warning("Forget could not reach Rasa: %s", exc)
+        return web.json_response({"forgotten": False}, status=503)
+    return web.json_response({"forgotten": True})
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_post("/webhooks/rest/webhook", rest_webhook)
+    app.router.add_post("/api/forget", forget)

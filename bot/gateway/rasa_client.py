@@ -1,0 +1,89 @@
+"""Forwarding turns to Rasa's REST channel, with stickiness and failover across instances.
+
+Each conversation goes to the same Rasa instance (rendezvous hashing of the sender id over the
+configured URLs) because the open-source lock store is not safe across servers (rasa issue 9213).
+If that instance refuses the connection, the next one in the sender's order takes over, reading the
+same tracker store. A timeout is not retried elsewhere: the turn may already have been processed.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from typing import Any, Dict, List, Sequence
+
+import aiohttp
+
+logger = logging.getLogger(__name__)
+
+
+class RasaUnavailable(Exception):
+    """Rasa could not give a usable answer. The message says why, never what the person wrote."""
+
+
+def instance_order(sender_id: str, urls: Sequence[str]) -> List[str]:
+    def score(url: str) -> bytes:
+        return hashlib.sha256(f"{url}|{sender_id}".encode()).digest()
+
+    return sorted(urls, key=score, reverse=True)
+
+
+class RasaClient:
+    def __init__(self, session: aiohttp.ClientSession, urls: Sequence[str], timeout: float,
+                 token: str = "") -> None:
+        self.session = session
+        self.urls = list(urls)
+        self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self.token = token
+
+    async def _post(self, url: str, path: str, payload: Dict[str, Any]) -> Any:
+        headers = {"X-Gateway-Token": self.token} if self.token else {}
+        async with self.session.post(url + path, json=payload, headers=headers,
+                                     timeout=self.timeout) as resp:
+            if resp.status != 200:
+                raise RasaUnavailable(f"Rasa at {url} answered HTTP {resp.status}")
+            return await resp.json(content_type=None)
+
+    async def _send(self, path: str, payload: Dict[str, Any], sender_id: str) -> Any:
+        last_error = "no Rasa instance configured"
+        for url in instance_order(sender_id, self.urls):
+            try:
+                return await self._post(url, path, payload)
+            except (aiohttp.ClientConnectionError, ConnectionError) as exc:
+                if isinstance(exc, aiohttp.ServerDisconnectedError):
+                    raise RasaUnavailable(f"Rasa at {url} dropped the connection") from None
+                last_error = f"Rasa at {url} is unreachable ({type(exc).__name__})"
+                logger.warning("%s; trying the next instance", last_error)
+            except asyncio.TimeoutError:
+                raise RasaUnavailable(f"Rasa at {url} timed out") from None
+            except (aiohttp.ClientError, ValueError) as exc:
+                raise RasaUnavailable(f"Rasa at {url} failed ({type(exc).__name__})") from None
+        raise RasaUnavailable(last_error)
+
+    async def send(self, sender_id: str, text: str, channel: str = "rest",
+                   metadata: Dict[str, Any] | None = None) -> List[Dict[str, Any]]:
+        payload: Dict[str, Any] = {"sender": sender_id, "message": text}
+        if metadata:
+            payload["metadata"] = metadata
+        replies = await self._send(f"/webhooks/{channel}/webhook", payload, sender_id)
+        if not isinstance(replies, list) or not replies:
+            raise RasaUnavailable("Rasa returned no reply")
+        return replies
+
+    async def forget(self, sender_id: str) -> None:
+        """Delete the conversation on every instance's tracker store (they may differ in dev)."""
+        errors = []
+        for url in self.urls:
+            try:
+                await self._post(url, "/webhooks/forget/webhook", {"sender": sender_id})
+            except (RasaUnavailable, aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                errors.append(str(exc) or type(exc).__name__)
+        if len(errors) == len(self.urls):
+            raise RasaUnavailable("; ".join(errors))
+
+    async def status(self, url: str) -> bool:
+        try:
+            async with self.session.get(url + "/", timeout=aiohttp.ClientTimeout(total=2)) as resp:
+                return resp.status == 200
+        except (aiohttp.ClientError, asyncio.TimeoutError):
+            return False
