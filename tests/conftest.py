@@ -22,7 +22,9 @@ from bot.stack import Stack, free_port, write_endpoints
 from bot.storage.migrate import upgrade
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
-MODEL = ROOT / "models" / "current.tar.gz"
+MODEL = Path(os.environ.get("TEST_MODEL") or ROOT / "models" / "current.tar.gz")
+if not MODEL.is_absolute():
+    MODEL = ROOT / MODEL
 
 
 def base_env(tmp: Path) -> Dict[str, str]:
