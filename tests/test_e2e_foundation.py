@@ -1,0 +1,57 @@
+"""End to end through the real gateway, Rasa server and action server (started once per run)."""
+import json
+import secrets
+import urllib.request
+
+import pytest
+
+CONTRACT_KEYS = {"recipient_id", "text", "buttons", "custom"}
+
+
+def turn(stack, text, sender=None, timeout=15):
+    sender = sender or secrets.token_hex(16)
+    req = urllib.request.Request(
+        stack.url + "/webhooks/rest/webhook",
+        data=json.dumps({"sender": sender, "message": text}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        assert resp.status == 200
+        return json.load(resp)
+
+
+def texts(replies):
+    return " ".join(r["text"] or "" for r in replies)
+
+
+def test_healthz_reports_every_part_ok(stack):
+    report = stack.health()
+    assert report["status"] == "ok"
+    assert {"rasa", "action_server", "database"} <= set(report["checks"])
+
+
+def test_greeting_for_a_new_random_sender(stack):
+    replies = turn(stack, "hello")
+    assert replies and all(set(r) == CONTRACT_KEYS for r in replies)
+    assert "Northbrook City Council" in texts(replies)  # from the organisation profile
+    assert not any(r["custom"] and r["custom"].get("fallback") for r in replies)
+
+
+def test_emergency_reply_carries_the_marker_and_the_silent_solution(stack):
+    replies = turn(stack, "he's hitting me right now")
+    assert replies[0]["custom"] == {"escalation": "emergency"} or \
+        {"escalation": "emergency"} in [r["custom"] for r in replies]
+    body = texts(replies)
+    assert body.index("999") < body.index("55")
+    assert "0808 2000 247" in body and "116 123" in body and "register" in body
+
+
+def test_rasa_channels_require_the_gateway_token(stack):
+    req = urllib.request.Request(
+        stack.rasa_url() + "/webhooks/forget/webhook",
+        data=json.dumps({"sender": secrets.token_hex(16)}).encode(),
+        headers={"Content-Type": "application/json", "X-Gateway-Token": "wrong"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(req, timeout=10)
+    assert err.value.code == 403
