@@ -1,0 +1,226 @@
+"""`make bench`: latency, throughput and memory, measured in one run on this machine.
+
+Starts its own stack (gateway, action server, one or more Rasa servers) on free loopback ports and
+drives it with an asyncio load generator (bounded in count and time; loopback only). Reports ratios
+measured in the same run rather than asserting timings, which are flaky on shared machines.
+
+Scenarios:
+  overhead   sequential turns through the gateway vs straight to Rasa's REST channel (interleaved)
+  emergency  emergency reply vs an ordinary reply through the gateway (interleaved)
+  load       N concurrent conversations of several turns, through the gateway and straight to Rasa
+  long       one 100-turn conversation: latency at turn 1 vs turn 100
+  scale      throughput of two Rasa instances against one at the same concurrency (needs Redis)
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import aiohttp
+
+from bot.settings import ROOT, load_settings
+from bot.stack import Stack, free_port, write_endpoints
+from bot.storage.migrate import upgrade
+
+ORDINARY = [
+    "hello", "what is domestic abuse", "tell me more", "what are my options",
+    "can i get help with housing", "thanks", "what is clare's law", "show me the menu",
+    "who can i call", "ok thank you",
+]
+EMERGENCY = "hes hitting me right now"
+
+
+def pct(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = max(0, min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1)))))
+    return ordered[k]
+
+
+def summary(latencies: Sequence[float]) -> Dict[str, float]:
+    ms = [v * 1000 for v in latencies]
+    return {"n": len(ms), "p50_ms": round(pct(ms, 50), 1), "p95_ms": round(pct(ms, 95), 1),
+            "p99_ms": round(pct(ms, 99), 1), "mean_ms": round(statistics.fmean(ms), 1) if ms else 0}
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except FileNotFoundError:
+        pass
+    return float("nan")
+
+
+async def one_turn(session: aiohttp.ClientSession, url: str, sender: str, text: str) -> float:
+    start = time.perf_counter()
+    async with session.post(url, json={"sender": sender, "message": text},
+                            timeout=aiohttp.ClientTimeout(total=30)) as resp:
+        body = await resp.json(content_type=None)
+    elapsed = time.perf_counter() - start
+    if resp.status != 200 or not body:
+        raise RuntimeError(f"bad reply: HTTP {resp.status}")
+    return elapsed
+
+
+async def overhead(stack: Stack, turns: int) -> Dict:
+    gateway = stack.url + "/webhooks/rest/webhook"
+    direct = stack.rasa_url() + "/webhooks/rest/webhook"
+    lat: Dict[str, List[float]] = {"gateway": [], "rasa": []}
+    async with aiohttp.ClientSession() as session:
+        senders = {"gateway": secrets.token_hex(16), "rasa": secrets.token_hex(16)}
+        for i in range(turns):
+            text = ORDINARY[i % len(ORDINARY)]
+            for name, url in (("gateway", gateway), ("rasa", direct)) if i % 2 else (("rasa", direct), ("gateway", gateway)):
+                lat[name].append(await one_turn(session, url, senders[name], text))
+    result = {name: summary(values) for name, values in lat.items()}
+    result["p95_overhead_ratio"] = round(result["gateway"]["p95_ms"] / result["rasa"]["p95_ms"], 3)
+    return result
+
+
+async def emergency_vs_ordinary(stack: Stack, turns: int) -> Dict:
+    url = stack.url + "/webhooks/rest/webhook"
+    lat: Dict[str, List[float]] = {"emergency": [], "ordinary": []}
+    async with aiohttp.ClientSession() as session:
+        for i in range(turns):
+            lat["emergency"].append(await one_turn(session, url, secrets.token_hex(16), EMERGENCY))
+            lat["ordinary"].append(await one_turn(session, url, secrets.token_hex(16), ORDINARY[i % len(ORDINARY)]))
+    result = {name: summary(values) for name, values in lat.items()}
+    result["p95_ratio_emergency_to_ordinary"] = round(
+        result["emergency"]["p95_ms"] / result["ordinary"]["p95_ms"], 3)
+    return result
+
+
+async def load(url: str, conversations: int, turns: int) -> Dict:
+    latencies: List[float] = []
+    errors = 0
+    connector = aiohttp.TCPConnector(limit=conversations + 10)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        async def conversation() -> None:
+            nonlocal errors
+            sender = secrets.token_hex(16)
+            for t in range(turns):
+                try:
+                    latencies.append(await one_turn(session, url, sender, ORDINARY[t % len(ORDINARY)]))
+                except Exception:
+                    errors += 1
+
+        start = time.perf_counter()
+        await asyncio.gather(*(conversation() for _ in range(conversations)))
+        wall = time.perf_counter() - start
+    result = summary(latencies)
+    result.update(errors=errors, wall_s=round(wall, 2), throughput_tps=round(len(latencies) / wall, 1))
+    return result
+
+
+async def long_conversation(stack: Stack, turns: int = 100) -> Dict:
+    url = stack.url + "/webhooks/rest/webhook"
+    sender = secrets.token_hex(16)
+    lat = []
+    async with aiohttp.ClientSession() as session:
+        for t in range(turns):
+            lat.append(await one_turn(session, url, sender, ORDINARY[t % len(ORDINARY)]))
+    first, last = lat[:5], lat[-5:]
+    return {"turn_1_ms": round(lat[0] * 1000, 1), "turn_100_ms": round(lat[-1] * 1000, 1),
+            "first_5_median_ms": round(statistics.median(first) * 1000, 1),
+            "last_5_median_ms": round(statistics.median(last) * 1000, 1),
+            "ratio_last_to_first": round(statistics.median(last) / statistics.median(first), 3)}
+
+
+def start_stack(tmp: Path, rasa_instances: int, extra_env: Optional[Dict[str, str]] = None,
+                endpoints_base: Path = ROOT / "endpoints.yml") -> Stack:
+    env = {
+        "VAR_DIR": str(tmp / "var"),
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'var' / 'app.db'}",
+        "LOG_LEVEL": "WARNING",
+    }
+    env.update(extra_env or {})
+    load_settings(env, dotenv=False)
+    upgrade(env["DATABASE_URL"])
+    action_port = free_port()
+    stack = Stack(
+        port=free_port(), rasa_ports=[free_port() for _ in range(rasa_instances)], action_port=action_port,
+        model=str(ROOT / "models" / "current.tar.gz"),
+        endpoints=str(write_endpoints(tmp / "endpoints.yml", action_port, base=endpoints_base)),
+        env=env, log_dir=tmp / "logs",
+    )
+    stack.start()
+    if stack.wait_ready(timeout=300) is None:
+        stack.stop()
+        raise SystemExit(f"stack did not become ready; logs in {tmp / 'logs'}")
+    return stack
+
+
+def memory(stack: Stack) -> Dict[str, float]:
+    return {name: rss_mb(proc.pid) for name, proc in stack.procs.items()}
+
+
+async def warm_up(stack: Stack) -> None:
+    async with aiohttp.ClientSession() as session:
+        for text in ORDINARY + [EMERGENCY]:
+            await one_turn(session, stack.url + "/webhooks/rest/webhook", secrets.token_hex(16), text)
+
+
+def run(args: argparse.Namespace) -> Dict:
+    results: Dict = {
+        "date": dt.date.today().isoformat(), "machine": f"{os.cpu_count()} cores, {platform.machine()}",
+        "python": platform.python_version(),
+    }
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        started = time.monotonic()
+        stack = start_stack(tmp / "one", 1)
+        results["time_to_ready_s"] = round(time.monotonic() - started, 1)
+        try:
+            asyncio.run(warm_up(stack))
+            results["memory_rss_mb"] = memory(stack)
+            results["overhead"] = asyncio.run(overhead(stack, args.turns))
+            results["emergency"] = asyncio.run(emergency_vs_ordinary(stack, args.emergency_turns))
+            if args.load:
+                results["load"] = {}
+                for n in args.load:
+                    results["load"][str(n)] = {
+                        "gateway": asyncio.run(load(stack.url + "/webhooks/rest/webhook", n, args.load_turns)),
+                        "rasa": asyncio.run(load(stack.rasa_url() + "/webhooks/rest/webhook", n, args.load_turns)),
+                    }
+            if args.long:
+                results["long_conversation"] = asyncio.run(long_conversation(stack))
+            results["memory_rss_mb_after"] = memory(stack)
+        finally:
+            stack.stop()
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--turns", type=int, default=200, help="sequential turns for the overhead test")
+    parser.add_argument("--emergency-turns", type=int, default=100)
+    parser.add_argument("--load", type=int, nargs="*", default=[10, 50, 200],
+                        help="concurrent conversations to try")
+    parser.add_argument("--load-turns", type=int, default=5)
+    parser.add_argument("--long", action="store_true", default=True)
+    parser.add_argument("--out", default=str(ROOT / "results" / "bench.json"))
+    args = parser.parse_args()
+    results = run(args)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
