@@ -15,6 +15,7 @@ from aiohttp import web
 
 from bot.gateway import chat, health, keys, pages
 from bot.gateway.rasa_client import RasaClient
+from bot.gateway.retention import purge_schedule
 from bot.gateway.security import security_headers_middleware
 from bot.profile import ProfileCache
 from bot.settings import Settings, check_production
@@ -72,6 +73,7 @@ def create_app(settings: Settings, profile: Optional[ProfileCache] = None) -> we
     app[keys.SETTINGS] = settings
     app[keys.PROFILE] = profile or ProfileCache(settings.profile_path)
     app.cleanup_ctx.extend([http_client, database, danger_detector, background_tasks])
+    app.cleanup_ctx.append(purge_schedule)  # retention purge every PURGE_INTERVAL_SECONDS
     health.setup(app)
     chat.setup(app)
     pages.setup(app)

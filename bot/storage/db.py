@@ -20,7 +20,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
     url = make_url(database_url)
-    options: Dict[str, Any] = {"future": True, "pool_pre_ping": True}
+    # hide_parameters: error messages never carry bound values (personal data) into logs.
+    options: Dict[str, Any] = {"future": True, "pool_pre_ping": True, "hide_parameters": True}
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             from pathlib import Path

@@ -27,3 +27,96 @@ class EscalationCount(Base):
     day = Column(Date, nullable=False)
     channel = Column(String(16), nullable=False)
     count = Column(Integer, nullable=False, default=0)
+
+
+# --- Callback bookings (issue 5, migration 0002) -------------------------------------------------
+# Personal fields are encrypted at rest (bot/storage/crypto.py); the phone number is also kept as an
+# HMAC blind index so repeat requests are visible without decrypting. Staff users and the audit log
+# come with the staff-queue migration (0003), which may add a foreign key for claimed_by and
+# contact_attempts.staff_user_id.
+from sqlalchemy import CheckConstraint, ForeignKey  # noqa: E402
+from sqlalchemy.orm import relationship  # noqa: E402
+
+from bot.storage.crypto import EncryptedJSON, EncryptedText  # noqa: E402
+from bot.storage.types import UTCDateTime  # noqa: E402
+
+BOOKING_KINDS = ("callback", "third_party_report")
+BOOKING_STATUSES = ("new", "claimed", "attempted", "completed", "closed")
+BOOKING_CHANNELS = ("web", "sms")
+
+
+def _in(column: str, values) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Booking(Base):
+    __tablename__ = "bookings"
+    __table_args__ = (
+        CheckConstraint(_in("kind", BOOKING_KINDS), name="kind"),
+        CheckConstraint(_in("status", BOOKING_STATUSES), name="status"),
+        CheckConstraint(_in("channel", BOOKING_CHANNELS), name="channel"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    reference = Column(String(64), nullable=False, unique=True)
+    kind = Column(String(24), nullable=False, default="callback")
+    status = Column(String(16), nullable=False, default="new", index=True)
+    priority = Column(Integer, nullable=False, default=0)
+    channel = Column(String(8), nullable=False)
+    idempotency_key = Column(String(64), nullable=False, unique=True)
+    phone_blind_index = Column(String(64), nullable=True, index=True)
+    created_at = Column(UTCDateTime, nullable=False)
+    updated_at = Column(UTCDateTime, nullable=False)
+    claimed_at = Column(UTCDateTime, nullable=True)
+    claimed_by = Column(Integer, nullable=True)
+    first_attempt_at = Column(UTCDateTime, nullable=True)
+    completed_at = Column(UTCDateTime, nullable=True)
+    closed_at = Column(UTCDateTime, nullable=True)
+    # Encrypted personal fields.
+    name = Column(EncryptedText, nullable=True)
+    phone = Column(EncryptedText, nullable=True)
+    note = Column(EncryptedText, nullable=True)
+    voicemail_wording = Column(EncryptedText, nullable=True)
+    cover_story = Column(EncryptedText, nullable=True)
+    details = Column(EncryptedJSON, nullable=True)  # preferences, safety answers, third-party details
+
+    windows = relationship("BookingWindow", cascade="all, delete-orphan", passive_deletes=True,
+                           order_by="BookingWindow.start_utc")
+    attempts = relationship("ContactAttempt", cascade="all, delete-orphan", passive_deletes=True,
+                            order_by="ContactAttempt.at")
+
+
+class BookingWindow(Base):
+    """A time that is safe to call: UTC instants plus the person's local timezone."""
+
+    __tablename__ = "booking_windows"
+
+    id = Column(Integer, primary_key=True)
+    booking_id = Column(Integer, ForeignKey("bookings.id", ondelete="CASCADE"), nullable=False, index=True)
+    start_utc = Column(UTCDateTime, nullable=False)
+    end_utc = Column(UTCDateTime, nullable=False)
+    tz = Column(String(64), nullable=False, default="Europe/London")
+
+
+class ContactAttempt(Base):
+    __tablename__ = "contact_attempts"
+
+    id = Column(Integer, primary_key=True)
+    booking_id = Column(Integer, ForeignKey("bookings.id", ondelete="CASCADE"), nullable=False, index=True)
+    at = Column(UTCDateTime, nullable=False)
+    outcome = Column(String(32), nullable=False)
+    note = Column(EncryptedText, nullable=True)
+    staff_user_id = Column(Integer, nullable=True)
+
+
+class PurgeCount(Base):
+    """How many bookings the retention purge deleted, per day, kind and reason: numbers only."""
+
+    __tablename__ = "purge_counts"
+    __table_args__ = (UniqueConstraint("day", "kind", "reason", name="uq_purge_counts_day_kind_reason"),)
+
+    id = Column(Integer, primary_key=True)
+    day = Column(Date, nullable=False)
+    kind = Column(String(24), nullable=False)
+    reason = Column(String(16), nullable=False)  # 'closed' or 'untouched'
+    count = Column(Integer, nullable=False, default=0)
