@@ -25,8 +25,23 @@ HEADERS = {
 }
 
 
+def framable(response: web.StreamResponse) -> bool:
+    """True when a handler set its own CSP whose frame-ancestors is not 'none'. X-Frame-Options has
+    no value for "these origins", so it is left out there and frame-ancestors alone decides."""
+    csp = response.headers.get("Content-Security-Policy")
+    if not csp:
+        return False
+    for directive in csp.split(";"):
+        parts = directive.split()
+        if parts and parts[0].lower() == "frame-ancestors":
+            return parts[1:] != ["'none'"]
+    return False
+
+
 def apply_headers(response: web.StreamResponse, hsts: bool) -> None:
     for name, value in HEADERS.items():
+        if name == "X-Frame-Options" and framable(response):
+            continue  # the handler's CSP frame-ancestors allows named origins (the web chat embed)
         response.headers.setdefault(name, value)
     if hsts:
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
