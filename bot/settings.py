@@ -71,6 +71,7 @@ class Settings:
     rasa_urls: Tuple[str, ...] = ("http://127.0.0.1:5005",)
     action_server_url: str = "http://127.0.0.1:5055"
     rasa_timeout: float = 10.0
+    rasa_dns_discovery: bool = False
     public_base_url: str = ""
     # Secrets. Fernet keys newest first: the first encrypts, all decrypt (MultiFernet).
     encryption_keys: Tuple[str, ...] = ()
@@ -207,6 +208,7 @@ def load_settings(env: Optional[Mapping[str, str]] = None, dotenv: bool = True) 
         rasa_urls=rasa_urls,
         action_server_url=env.get("ACTION_SERVER_URL", "http://127.0.0.1:5055").rstrip("/"),
         rasa_timeout=_float(env, "RASA_TIMEOUT", 10.0),
+        rasa_dns_discovery=env.get("RASA_DNS_DISCOVERY", "").strip().lower() in ("1", "true", "yes"),
         public_base_url=env.get("PUBLIC_BASE_URL", "").strip().rstrip("/"),
         encryption_keys=tuple(_split(secrets_from_env["ENCRYPTION_KEYS"])),
         blind_index_key=secrets_from_env["BLIND_INDEX_KEY"],

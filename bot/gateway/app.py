@@ -13,11 +13,12 @@ from typing import AsyncIterator, Optional
 import aiohttp
 from aiohttp import web
 
-from bot.gateway import chat, health, keys, pages
+from bot.gateway import chat, health, keys, pages, staff
 from bot.gateway.rasa_client import RasaClient
 from bot.gateway.retention import purge_schedule
 from bot.gateway.security import security_headers_middleware
 from bot.profile import ProfileCache
+from bot.sms import webhook as sms_webhook
 from bot.settings import Settings, check_production
 from bot.storage.db import create_engine
 
@@ -32,9 +33,21 @@ async def http_client(app: web.Application) -> AsyncIterator[None]:
     connector = aiohttp.TCPConnector(limit=200, limit_per_host=100)
     async with aiohttp.ClientSession(connector=connector) as session:
         app[keys.HTTP] = session
-        app[keys.RASA] = RasaClient(session, settings.rasa_urls, settings.rasa_timeout,
-                                    token=settings.gateway_token)
+        rasa = RasaClient(session, settings.rasa_urls, settings.rasa_timeout, token=settings.gateway_token)
+        app[keys.RASA] = rasa
+        refresher = None
+        if settings.rasa_dns_discovery:
+            await rasa.discover()
+
+            async def refresh() -> None:
+                while True:
+                    await asyncio.sleep(10)
+                    await rasa.discover()
+
+            refresher = asyncio.get_running_loop().create_task(refresh())
         yield
+        if refresher:
+            refresher.cancel()
 
 
 async def database(app: web.Application) -> AsyncIterator[None]:
@@ -77,4 +90,6 @@ def create_app(settings: Settings, profile: Optional[ProfileCache] = None) -> we
     health.setup(app)
     chat.setup(app)
     pages.setup(app)
+    staff.setup(app)  # /staff/: the staff dashboard (its own guard middleware)
+    sms_webhook.setup(app)
     return app

@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import socket
 from typing import Any, Dict, List, Sequence
 
 import aiohttp
+from yarl import URL
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +34,7 @@ class RasaClient:
     def __init__(self, session: aiohttp.ClientSession, urls: Sequence[str], timeout: float,
                  token: str = "") -> None:
         self.session = session
+        self.configured = list(urls)
         self.urls = list(urls)
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self.token = token
@@ -80,6 +83,23 @@ class RasaClient:
                 errors.append(str(exc) or type(exc).__name__)
         if len(errors) == len(self.urls):
             raise RasaUnavailable("; ".join(errors))
+
+    async def discover(self) -> None:
+        """Expand each configured host to every address it resolves to (e.g. the replicas of a
+        `docker compose --scale rasa=N` service), so conversations spread and stick per replica."""
+        loop = asyncio.get_running_loop()
+        expanded: List[str] = []
+        for url in self.configured:
+            parsed = URL(url)
+            try:
+                infos = await loop.getaddrinfo(parsed.host, parsed.port, type=socket.SOCK_STREAM)
+            except OSError:
+                continue
+            for ip in sorted({info[4][0] for info in infos}):
+                expanded.append(str(parsed.with_host(ip)).rstrip("/"))
+        if expanded and expanded != self.urls:
+            logger.info("Rasa instances: %d", len(expanded))
+            self.urls = expanded
 
     async def status(self, url: str) -> bool:
         try:
