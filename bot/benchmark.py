@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 import aiohttp
+import yaml
 
 from bot.settings import ROOT, load_settings
 from bot.stack import Stack, free_port, write_endpoints
@@ -174,6 +175,38 @@ async def warm_up(stack: Stack) -> None:
             await one_turn(session, stack.url + "/webhooks/rest/webhook", secrets.token_hex(16), text)
 
 
+def redis_endpoints(path: Path, record_exp: int = 3600) -> Path:
+    """endpoints.production.yml pointed at the local Redis (no password), as in the tests."""
+    data = yaml.safe_load((ROOT / "endpoints.production.yml").read_text())
+    for store in ("tracker_store", "lock_store"):
+        data[store]["url"] = "127.0.0.1"
+        data[store].pop("password", None)
+    data["tracker_store"]["record_exp"] = record_exp
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def scale(tmp: Path, conversations: Sequence[int], turns: int) -> Dict:
+    """Throughput of two Rasa instances against one, both on the shared Redis tracker store."""
+    out: Dict = {}
+    for instances in (1, 2):
+        base = redis_endpoints(tmp / f"endpoints-{instances}.yml")
+        stack = start_stack(tmp / f"scale-{instances}", instances, endpoints_base=base)
+        try:
+            asyncio.run(warm_up(stack))
+            out[f"{instances}_rasa"] = {
+                str(n): asyncio.run(load(stack.url + "/webhooks/rest/webhook", n, turns)) for n in conversations
+            }
+            out[f"{instances}_rasa"]["memory_rss_mb"] = memory(stack)
+        finally:
+            stack.stop()
+    out["throughput_ratio_2_to_1"] = {
+        str(n): round(out["2_rasa"][str(n)]["throughput_tps"] / out["1_rasa"][str(n)]["throughput_tps"], 3)
+        for n in conversations
+    }
+    return out
+
+
 def run(args: argparse.Namespace) -> Dict:
     results: Dict = {
         "date": dt.date.today().isoformat(), "machine": f"{os.cpu_count()} cores, {platform.machine()}",
@@ -201,6 +234,8 @@ def run(args: argparse.Namespace) -> Dict:
             results["memory_rss_mb_after"] = memory(stack)
         finally:
             stack.stop()
+        if args.scale:
+            results["scale"] = scale(tmp, args.scale, args.load_turns)
     return results
 
 
@@ -212,6 +247,8 @@ def main() -> int:
                         help="concurrent conversations to try")
     parser.add_argument("--load-turns", type=int, default=5)
     parser.add_argument("--long", action="store_true", default=True)
+    parser.add_argument("--scale", type=int, nargs="*", default=[50, 200],
+                        help="concurrency for the 1-vs-2 Rasa comparison on Redis (empty list: skip)")
     parser.add_argument("--out", default=str(ROOT / "results" / "bench.json"))
     args = parser.parse_args()
     results = run(args)
