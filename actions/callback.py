@@ -1,0 +1,116 @@
+"""Callback booking actions (thin: the logic is in bot/callbacks/).
+
+- validate_callback_form: reads each answer (bot.callbacks.form) and picks the next question.
+- action_ask_callback_confirm: the summary, with the number masked.
+- action_submit_callback: saves once per conversation, gives the three-word reference, clears slots.
+- action_cancel_callback: "stop", "cancel" or "forget it": nothing stored, the person is told.
+
+Slot values are never logged.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from bot.callbacks import form, service
+
+
+def _clear_all() -> List[EventType]:
+    return [SlotSet(slot, None) for slot in form.ALL_SLOTS] + [SlotSet("requested_slot", None)]
+
+
+def _channel(tracker: Tracker) -> str:
+    return "sms" if tracker.get_latest_input_channel() == "sms" else "web"
+
+
+def _session_started(tracker: Tracker) -> Optional[float]:
+    started = None
+    for event in tracker.events:
+        if event.get("event") == "session_started":
+            started = event.get("timestamp")
+    return started
+
+
+def _slots(tracker: Tracker) -> Dict[str, Any]:
+    return {slot: tracker.get_slot(slot) for slot in form.ALL_SLOTS}
+
+
+def _context(tracker: Tracker) -> form.Context:
+    profile = service.profile()
+    intent = (tracker.latest_message or {}).get("intent", {}).get("name")
+    return form.Context(intent=intent, profile=profile, tz=profile.timezone)
+
+
+class ValidateCallbackForm(FormValidationAction):
+    def name(self) -> Text:
+        return "validate_callback_form"
+
+    async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher,
+                             tracker: Tracker, domain: DomainDict) -> List[Text]:
+        return form.required_slots(_slots(tracker))
+
+    def _validate(self, slot: str, value: Any, dispatcher: CollectingDispatcher,
+                  tracker: Tracker) -> Dict[Text, Any]:
+        updates, messages = form.validate(slot, value, _slots(tracker), _context(tracker))
+        for response, values in messages:
+            dispatcher.utter_message(response=response, **values)
+        return updates
+
+
+def _make_validator(slot: str):
+    def validate(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                 domain: DomainDict) -> Dict[Text, Any]:
+        return self._validate(slot, slot_value, dispatcher, tracker)
+
+    validate.__name__ = f"validate_{slot}"
+    return validate
+
+
+for _slot in form.FORM_SLOTS:
+    setattr(ValidateCallbackForm, f"validate_{_slot}", _make_validator(_slot))
+
+
+class AskCallbackConfirm(Action):
+    def name(self) -> Text:
+        return "action_ask_callback_confirm"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
+        text = form.summary(_slots(tracker), service.profile().timezone)
+        dispatcher.utter_message(response="utter_ask_callback_confirm", callback_summary=text)
+        return []
+
+
+class SubmitCallback(Action):
+    def name(self) -> Text:
+        return "action_submit_callback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
+        slots = _slots(tracker)
+        if slots.get(form.CANCELLED) or slots.get(form.CONSENT) is not True or slots.get(form.CONFIRM) is not True:
+            dispatcher.utter_message(response="utter_callback_cancelled")
+            return _clear_all()
+        outcome = await service.save(slots, tracker.sender_id, _session_started(tracker), _channel(tracker),
+                                     tz=service.profile().timezone)
+        if outcome.status == "created":
+            dispatcher.utter_message(response="utter_callback_booked", callback_reference=outcome.reference)
+        elif outcome.status == "duplicate":
+            dispatcher.utter_message(response="utter_callback_already_booked", callback_reference=outcome.reference)
+        else:
+            dispatcher.utter_message(response="utter_callback_save_failed")
+        return _clear_all()
+
+
+class CancelCallback(Action):
+    def name(self) -> Text:
+        return "action_cancel_callback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
+        dispatcher.utter_message(response="utter_callback_cancelled")
+        return [ActiveLoop(None)] + _clear_all()
