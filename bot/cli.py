@@ -3,6 +3,7 @@
 - `generate-key`   print a new Fernet key (put it FIRST in ENCRYPTION_KEYS, keep the old ones after it)
 - `rotate-keys`    re-encrypt every stored personal field under the first key in ENCRYPTION_KEYS
 - `purge`          delete bookings past the profile's retention periods now (also runs in the gateway)
+- `create-user`, `reset-password`, `reset-totp`, `deactivate-user`   staff accounts (bot/staff/admin.py)
 
 Outputs are counts only, never personal data. Other issues add their subcommands to `build_parser`.
 """
@@ -77,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help_text, func in commands:
         p = sub.add_parser(name, help=help_text)
         p.set_defaults(func=func)
+    from bot.staff.admin import add_commands as add_staff_commands
+
+    add_staff_commands(sub)  # create-user, reset-password, reset-totp, deactivate-user
     return parser
 
 

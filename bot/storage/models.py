@@ -120,3 +120,110 @@ class PurgeCount(Base):
     kind = Column(String(24), nullable=False)
     reason = Column(String(16), nullable=False)  # 'closed' or 'untouched'
     count = Column(Integer, nullable=False, default=0)
+
+
+# --- Staff dashboard (issue 8, migration 0003) ----------------------------------------------------
+# Staff accounts, server-side sessions, used TOTP steps, sign-in failures, the audit log, booking notes
+# and anonymous per-booking statistics that outlive the retention purge. See bot/staff/.
+from sqlalchemy import BigInteger, Boolean, PrimaryKeyConstraint  # noqa: E402
+
+STAFF_ROLES = ("caseworker", "lead")
+BOOKING_OUTCOMES = ("advice", "safety_plan", "idva", "marac", "housing", "sanctuary", "police", "other")
+
+# How a completed booking ended (one of BOOKING_OUTCOMES); a code, never free text.
+Booking.outcome = Column(String(32), nullable=True)
+
+
+class StaffUser(Base):
+    __tablename__ = "staff_users"
+    __table_args__ = (CheckConstraint(_in("role", STAFF_ROLES), name="role"),)
+
+    id = Column(Integer, primary_key=True)
+    username = Column(String(64), nullable=False, unique=True)
+    role = Column(String(16), nullable=False)
+    password_hash = Column(String(255), nullable=False)
+    totp_secret = Column(EncryptedText, nullable=False)
+    active = Column(Boolean, nullable=False, default=True)
+    created_at = Column(UTCDateTime, nullable=False)
+    password_changed_at = Column(UTCDateTime, nullable=False)
+    last_login_at = Column(UTCDateTime, nullable=True)
+
+
+class StaffSession(Base):
+    """A signed-in session. `id` is the SHA-256 of the cookie value, never the value itself."""
+
+    __tablename__ = "staff_sessions"
+
+    id = Column(String(64), primary_key=True)
+    user_id = Column(Integer, ForeignKey("staff_users.id", ondelete="CASCADE"), nullable=False, index=True)
+    csrf_token = Column(String(64), nullable=False)
+    created_at = Column(UTCDateTime, nullable=False)
+    last_seen_at = Column(UTCDateTime, nullable=False)
+
+
+class StaffTotpUsed(Base):
+    """TOTP time steps already accepted for a user: each code signs in once."""
+
+    __tablename__ = "staff_totp_used"
+    __table_args__ = (PrimaryKeyConstraint("user_id", "step", name="pk_staff_totp_used"),)
+
+    user_id = Column(Integer, ForeignKey("staff_users.id", ondelete="CASCADE"), nullable=False)
+    step = Column(BigInteger, nullable=False)
+    used_at = Column(UTCDateTime, nullable=False)
+
+
+class StaffLoginFailure(Base):
+    """Failed sign-ins, keyed by an HMAC of the user name or client address (never either in clear)."""
+
+    __tablename__ = "staff_login_failures"
+
+    id = Column(Integer, primary_key=True)
+    kind = Column(String(8), nullable=False)  # 'account' or 'address'
+    key = Column(String(64), nullable=False, index=True)
+    at = Column(UTCDateTime, nullable=False, index=True)
+
+
+class StaffAudit(Base):
+    """Who did what, when, to which record or account. Never any contents."""
+
+    __tablename__ = "staff_audit_log"
+
+    id = Column(Integer, primary_key=True)
+    at = Column(UTCDateTime, nullable=False, index=True)
+    user_id = Column(Integer, ForeignKey("staff_users.id"), nullable=True, index=True)
+    action = Column(String(32), nullable=False)
+    booking_id = Column(Integer, nullable=True, index=True)  # no foreign key: the audit outlives purges
+    target_user_id = Column(Integer, ForeignKey("staff_users.id"), nullable=True)
+    detail = Column(String(64), nullable=True)  # a code (role, outcome), never free text
+
+
+class BookingNote(Base):
+    """A caseworker's note on a booking: encrypted, deleted with the booking."""
+
+    __tablename__ = "booking_notes"
+
+    id = Column(Integer, primary_key=True)
+    booking_id = Column(Integer, ForeignKey("bookings.id", ondelete="CASCADE"), nullable=False, index=True)
+    author_id = Column(Integer, ForeignKey("staff_users.id"), nullable=True)
+    at = Column(UTCDateTime, nullable=False)
+    text = Column(EncryptedText, nullable=False)
+
+
+class BookingStat(Base):
+    """Numbers and timestamps only, copied from each booking so the monthly response-time report
+    survives the retention purge. Keyed by (booking id, created_at) because SQLite can reuse ids."""
+
+    __tablename__ = "booking_stats"
+    __table_args__ = (UniqueConstraint("booking_id", "created_at", name="uq_booking_stats_booking_id"),)
+
+    id = Column(Integer, primary_key=True)
+    booking_id = Column(Integer, nullable=False)
+    created_at = Column(UTCDateTime, nullable=False, index=True)
+    kind = Column(String(24), nullable=False)
+    channel = Column(String(8), nullable=False)
+    high_priority = Column(Boolean, nullable=False, default=False)
+    first_attempt_at = Column(UTCDateTime, nullable=True)
+    completed_at = Column(UTCDateTime, nullable=True)
+    closed_at = Column(UTCDateTime, nullable=True)
+    outcome = Column(String(32), nullable=True)
+    purged = Column(Boolean, nullable=False, default=False)
