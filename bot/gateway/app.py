@@ -61,9 +61,9 @@ async def danger_detector(app: web.Application) -> AsyncIterator[None]:
     """Load the reviewed danger patterns for the safe fallback. If they cannot load, the fallback
     treats every message as possible danger (see fallback.looks_like_danger)."""
     try:
-        from bot.nlu.danger import DangerDetector
+        from bot.nlu.danger import default_detector  # loaded once per process
 
-        app[keys.DANGER] = await asyncio.get_running_loop().run_in_executor(None, DangerDetector.load)
+        app[keys.DANGER] = await asyncio.get_running_loop().run_in_executor(None, default_detector)
     except Exception as exc:
         logger.error("Danger patterns unavailable (%s); the fallback will assume danger", exc)
         app[keys.DANGER] = None
