@@ -1,7 +1,7 @@
 """Table definitions. Change them only together with a new Alembic migration (`make migration`)."""
 from __future__ import annotations
 
-from sqlalchemy import Column, Date, Integer, MetaData, String, UniqueConstraint
+from sqlalchemy import Column, Date, DateTime, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import declarative_base
 
 # Stable constraint names, so migrations behave the same on SQLite and PostgreSQL.
@@ -120,6 +120,76 @@ class PurgeCount(Base):
     kind = Column(String(24), nullable=False)
     reason = Column(String(16), nullable=False)  # 'closed' or 'untouched'
     count = Column(Integer, nullable=False, default=0)
+
+
+# --- SMS channel (migration 0004). Phone numbers are never stored: only an HMAC-SHA256 of the E.164
+# number with SENDER_HASH_KEY (the same value that keys the conversation). Times are naive UTC.
+
+
+class SmsProcessed(Base):
+    """Incoming MessageSids already handled (as an HMAC), so Twilio's retries never get a second
+    reply. Inserted before the message is processed: the unique key settles concurrent duplicates."""
+
+    __tablename__ = "sms_processed"
+
+    sid_hash = Column(String(64), primary_key=True)
+    received_at = Column(DateTime, nullable=False)
+    expires_at = Column(DateTime, nullable=False, index=True)
+
+
+class SmsOptOut(Base):
+    """Numbers (as an HMAC) that texted STOP and get nothing more until START."""
+
+    __tablename__ = "sms_opt_outs"
+
+    number_hash = Column(String(64), primary_key=True)
+    opted_out_at = Column(DateTime, nullable=False)
+
+
+class SmsNotice(Base):
+    """Numbers (as an HMAC) already told that texts stay on the phone."""
+
+    __tablename__ = "sms_notices"
+
+    number_hash = Column(String(64), primary_key=True)
+    sent_at = Column(DateTime, nullable=False)
+
+
+class SmsChoice(Base):
+    """The numbered options last offered to a number: reply "1" means the first payload. Short-lived."""
+
+    __tablename__ = "sms_choices"
+
+    number_hash = Column(String(64), primary_key=True)
+    payloads = Column(Text, nullable=False)  # JSON list of button payloads (domain payloads, no text)
+    expires_at = Column(DateTime, nullable=False, index=True)
+
+
+class SmsDeliveryFailure(Base):
+    """Failed or undelivered outbound SMS per day and Twilio error code: a number only."""
+
+    __tablename__ = "sms_delivery_failures"
+    __table_args__ = (UniqueConstraint("day", "error_code", name="uq_sms_delivery_failures_day_error_code"),)
+
+    id = Column(Integer, primary_key=True)
+    day = Column(Date, nullable=False)
+    error_code = Column(String(16), nullable=False)
+    count = Column(Integer, nullable=False, default=0)
+
+
+class SmsOutbound(Base):
+    """Outbound sends: recorded (offline mode), sent, blocked (opted out) or failed. No body, no
+    number: the recipient's HMAC, the length and the segment count."""
+
+    __tablename__ = "sms_outbound"
+
+    id = Column(Integer, primary_key=True)
+    number_hash = Column(String(64), nullable=False, index=True)
+    created_at = Column(DateTime, nullable=False)
+    status = Column(String(16), nullable=False)
+    septets = Column(Integer, nullable=False)
+    segments = Column(Integer, nullable=False)
+    purpose = Column(String(32), nullable=False, default="message")
 
 
 # --- Staff dashboard (issue 8, migration 0003) ----------------------------------------------------
