@@ -1,7 +1,7 @@
 // Shared set-up for the web chat's browser tests: Debian's headless chromium driven by
 // playwright-core. Nothing may leave the machine: every request to another origin is fulfilled
 // locally (the quick-exit destination, a council page for the embed) or aborted, and recorded.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -15,6 +15,15 @@ export const OTHER_URL = 'https://not-allowed.example/page';
 export const ARTIFACTS = join(ROOT, 'test-artifacts', 'webchat');
 export const AXE_PATH = join(ROOT, 'node_modules', 'axe-core', 'axe.min.js');
 mkdirSync(ARTIFACTS, { recursive: true });
+// The Rasa server's log (set by tests/test_webchat_browser.py): its forget channel writes one line,
+// without the sender, each time it has deleted a tracker.
+export const RASA_LOG = process.env.RASA_LOG || '';
+const FORGOTTEN_LINE = "Conversation forgotten at the person's request";
+
+export function forgetLogCount() {
+  if (!RASA_LOG || !existsSync(RASA_LOG)) { return null; }
+  return readFileSync(RASA_LOG, 'utf8').split(FORGOTTEN_LINE).length - 1;
+}
 
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
   '--disable-component-update', '--no-first-run'];
@@ -35,6 +44,11 @@ function hostPage(title, scriptUrl) {
 export async function newContext(browser, options = {}) {
   const context = await browser.newContext({ serviceWorkers: 'block', viewport: { width: 1280, height: 900 }, ...options });
   const log = { requests: [], foreign: [] };
+  // Chromium's Local Network Access check would stop a public council page from loading the chat
+  // from 127.0.0.1; a real deployment is not on loopback. Grant it to the stand-in council pages.
+  for (const url of [COUNCIL_URL, OTHER_URL]) {
+    await context.grantPermissions(['local-network-access'], { origin: new URL(url).origin });
+  }
   context.on('request', (req) => log.requests.push({ url: req.url(), method: req.method(), type: req.resourceType(),
     body: req.postData() }));
   await context.route((url) => !isLocal(url.href), async (route) => {
