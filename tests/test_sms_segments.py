@@ -101,3 +101,15 @@ def test_long_replies_are_split_and_packed_within_the_limits():
 def test_markdown_links_become_plain_text():
     out = render([{"text": "See [our page](https://www.northbrook.example/da) for **more**."}])
     assert out.messages == ["See our page: https://www.northbrook.example/da for more."]
+
+
+OPT_OUT_INSTRUCTION = re.compile(r"\b(?i:reply|text|send|say)\b[^.?!]{0,60}?\b(STOP|STOPALL|UNSUBSCRIBE|CANCEL|END|QUIT)\b")
+
+
+@pytest.mark.parametrize("name,index,variation", CASES, ids=[f"{n}[{i}]" for n, i, _ in CASES])
+def test_no_sms_response_asks_for_an_opt_out_word(name, index, variation):
+    """On SMS a message that is just STOP, CANCEL, END, QUIT, STOPALL or UNSUBSCRIBE opts the number
+    out of every text (no reply, nothing until START). Asking someone to reply with one of them to
+    leave a form would silently cut them off; use words like FORGET IT instead."""
+    assert not OPT_OUT_INSTRUCTION.search(variation.get("text") or ""), \
+        f"{name}: asks for an SMS opt-out word; use for example FORGET IT"
