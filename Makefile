@@ -62,7 +62,12 @@ run: install spacy model db
 validate: install
 	$(RASA) data validate --config config.yml --domain domain.yml --data data --fail-on-warnings
 
-test-python: install spacy model
+node_modules/.installed: package.json package-lock.json
+	@echo "==> Installing the browser-test packages (playwright-core, axe-core) with npm ci"
+	npm ci --no-audit --no-fund
+	@touch $@
+
+test-python: install spacy model node_modules/.installed
 	$(PY) -m pytest -q tests
 
 test-stories: install model
