@@ -107,6 +107,7 @@ export async function axe(page, name) {
 
 export async function screenshot(page, name) {
   const path = join(ARTIFACTS, `${name}.png`);
+  await page.evaluate(() => window.scrollTo(0, 0)); // the sticky exit bar belongs at the top
   await page.screenshot({ path, fullPage: true });
   return path;
 }

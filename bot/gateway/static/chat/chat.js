@@ -110,7 +110,7 @@
   }
 
   function renderMessage(message) {
-    var item = document.createElement("li");
+    var item = document.createElement("div");
     item.className = "message message--" + (message.from === "user" ? "user" : "bot");
     var who = document.createElement("span");
     who.className = "visually-hidden";
