@@ -1,6 +1,6 @@
 """Fixed SMS texts of the channel itself (keywords, privacy notice, safe fallback).
 
-They don't depend on Rasa, the action server or the database, so they work whatever is down.
+The safe fallback is the gateway's own (bot/gateway/fallback.py). They don't depend on Rasa, the action server or the database, so they work whatever is down.
 National numbers only (sources: docs/sources.yml: silent-solution, ndah). All GSM-7 and checked by
 tests/test_sms_segments.py. `{org_name}` comes from the organisation profile.
 """
@@ -8,13 +8,6 @@ from __future__ import annotations
 
 # First, in a single segment: what to do in danger now.
 EMERGENCY = "In danger now? Call 999. Can't speak? On a mobile call 999, listen, then press 55."
-
-# The gateway's own reply when the bot is slow or down.
-FALLBACK = (
-    "Sorry, I can't answer properly right now, but help is there. In danger now? Call 999. "
-    "Can't speak? On a mobile call 999, listen, then press 55. "
-    "National Domestic Abuse Helpline, free, 24 hours: 0808 2000 247."
-)
 
 HELP = (
     "{org_name} domestic abuse text service. In danger now? Call 999. "
@@ -35,7 +28,7 @@ PRIVACY = (
     "You don't have to give your name."
 )
 
-ALL = {"EMERGENCY": EMERGENCY, "FALLBACK": FALLBACK, "HELP": HELP, "STARTED": STARTED, "PRIVACY": PRIVACY}
+ALL = {"EMERGENCY": EMERGENCY, "HELP": HELP, "STARTED": STARTED, "PRIVACY": PRIVACY}
 
 STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
 HELP_WORDS = frozenset({"HELP", "INFO"})
