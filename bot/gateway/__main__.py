@@ -3,12 +3,16 @@ from __future__ import annotations
 
 import sys
 
-from aiohttp import web
+# The gateway never needs TensorFlow, but spaCy's thinc imports it when installed (Rasa needs it),
+# which costs ~400 MB per gateway process. Mark it unavailable before anything imports spaCy.
+sys.modules.setdefault("tensorflow", None)  # type: ignore[arg-type]
 
-from bot import logs
-from bot.gateway.app import ACCESS_LOG_FORMAT, create_app
-from bot.profile import ProfileError
-from bot.settings import SettingsError, load_settings
+from aiohttp import web  # noqa: E402
+
+from bot import logs  # noqa: E402
+from bot.gateway.app import ACCESS_LOG_FORMAT, create_app  # noqa: E402
+from bot.profile import ProfileError  # noqa: E402
+from bot.settings import SettingsError, load_settings  # noqa: E402
 
 
 def main() -> int:
