@@ -7,6 +7,7 @@ or development key is an error: see `check_production`.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import logging
 import os
@@ -83,6 +84,7 @@ class Settings:
     twilio_auth_token: str = ""
     twilio_from_number: str = ""
     purge_interval_seconds: int = 3600
+    trusted_proxies: Tuple[str, ...] = ()
     log_level: str = "INFO"
     # Which secrets were generated for development (never acceptable in production).
     generated_keys: Tuple[str, ...] = field(default=(), compare=False)
@@ -219,10 +221,16 @@ def load_settings(env: Optional[Mapping[str, str]] = None, dotenv: bool = True) 
         twilio_auth_token=env.get("TWILIO_AUTH_TOKEN", "").strip(),
         twilio_from_number=env.get("TWILIO_FROM_NUMBER", "").strip(),
         purge_interval_seconds=_int(env, "PURGE_INTERVAL_SECONDS", 3600, minimum=1),
+        trusted_proxies=tuple(_split(env.get("TRUSTED_PROXIES", ""))),
         log_level=env.get("LOG_LEVEL", "INFO").upper(),
         generated_keys=tuple(generated),
     )
     _validate_keys(settings)
+    for proxy in settings.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise SettingsError(f"TRUSTED_PROXIES entry {proxy!r} is not an IP address or network") from None
     return settings
 
 

@@ -201,3 +201,21 @@ async def test_forget_reaches_rasa_with_the_gateway_token(client, fake_rasa):
     assert fake_rasa.forgotten == [(client.settings.gateway_token, sid)]
     bad = await client.post("/api/forget", data=b"{}")
     assert bad.status == 400
+
+
+def test_client_address_believes_only_trusted_proxies():
+    from aiohttp.test_utils import make_mocked_request
+
+    from bot.gateway.security import client_address
+
+    def req(remote, xff=None):
+        headers = {"X-Forwarded-For": xff} if xff else {}
+        r = make_mocked_request("GET", "/", headers=headers)
+        return r.clone(remote=remote)
+
+    assert client_address(req("203.0.113.9", "198.51.100.1")) == "203.0.113.9"  # no proxies trusted
+    trusted = ["172.30.0.0/24"]
+    assert client_address(req("172.30.0.5", "198.51.100.1"), trusted) == "198.51.100.1"
+    assert client_address(req("172.30.0.5", "6.6.6.6, 198.51.100.1, 172.30.0.9"), trusted) == "198.51.100.1"
+    assert client_address(req("203.0.113.9", "198.51.100.1"), trusted) == "203.0.113.9"  # spoofed header
+    assert client_address(req("172.30.0.5"), trusted) == "172.30.0.5"

@@ -1,7 +1,8 @@
 """Security headers on every response. Handlers may set stricter or route-specific values first."""
 from __future__ import annotations
 
-from typing import Awaitable, Callable
+import ipaddress
+from typing import Awaitable, Callable, Sequence
 
 from aiohttp import web
 
@@ -63,3 +64,25 @@ def security_headers_middleware(hsts: bool) -> Callable:
         return response
 
     return middleware
+
+
+def client_address(request: web.Request, trusted_proxies: Sequence[str] = ()) -> str:
+    """The client's address, for rate limits only (never logged). Behind a trusted reverse proxy,
+    the right-most address in X-Forwarded-For that is not itself a trusted proxy."""
+    remote = request.remote or "unknown"
+    networks = [ipaddress.ip_network(p, strict=False) for p in trusted_proxies]
+
+    def trusted(addr: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(addr.strip())
+        except ValueError:
+            return False
+        return any(ip in net for net in networks)
+
+    if not networks or not trusted(remote):
+        return remote
+    hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not trusted(hop):
+            return hop
+    return remote

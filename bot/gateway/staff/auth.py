@@ -116,7 +116,10 @@ async def guard(request: web.Request, handler):
 # ---------------------------------------------------------------- sign-in
 
 def _client_address(request: web.Request) -> str:
-    return request.remote or "unknown"
+    from bot.gateway import keys
+    from bot.gateway.security import client_address
+
+    return client_address(request, request.app[keys.SETTINGS].trusted_proxies)
 
 
 @requires(PUBLIC)
