@@ -434,3 +434,38 @@ def test_number_hash_is_the_same_for_every_format_of_a_number():
     forms = ["+447700900123", "07700 900123", "07700-900-123", "00447700900123", " +44 7700 900123 "]
     assert len({store.number_hash(key, f) for f in forms}) == 1
     assert store.number_hash(key, NUMBER) != store.number_hash(b"j" * 32, NUMBER)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+async def any_engine(any_url):
+    from bot.storage.db import create_engine
+
+    await asyncio.to_thread(upgrade, any_url)
+    engine = create_engine(any_url)
+    yield engine
+    await engine.dispose()
+
+
+async def test_store_settles_races_on_sqlite_and_postgresql(any_engine):
+    sid = secrets.token_hex(32)
+    claims = await asyncio.gather(*[store.claim_message(any_engine, sid) for _ in range(10)])
+    assert sorted(claims) == [False] * 9 + [True]
+    number = secrets.token_hex(32)
+    notices = await asyncio.gather(*[store.first_notice(any_engine, number) for _ in range(5)])
+    assert notices.count(True) == 1
+    await asyncio.gather(*[store.opt_out(any_engine, number) for _ in range(3)])
+    assert await store.is_opted_out(any_engine, number)
+    assert await store.opt_in(any_engine, number) and not await store.is_opted_out(any_engine, number)
+    code = str(secrets.randbelow(10**6))
+    await asyncio.gather(*[store.record_delivery_failure(any_engine, code) for _ in range(6)])
+    assert sum(v for (day, c), v in (await store.delivery_failures(any_engine)).items() if c == code) == 6
+    await store.save_choices(any_engine, number, ["/menu", "/emergency"])
+    assert await store.choice(any_engine, number, " 2. ") == "/emergency"
+    assert await store.choice(any_engine, number, "3") is None and await store.choice(any_engine, number, "\u0662") is None

@@ -85,7 +85,7 @@ def post(url: str, data: bytes, headers: dict) -> int:
 
 text = st.text(max_size=300)
 forms = st.dictionaries(st.sampled_from(FIELDS) | st.text(min_size=1, max_size=20), text, max_size=12)
-fuzz = hsettings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+fuzz = hsettings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 
 
 @fuzz
