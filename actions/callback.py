@@ -41,8 +41,9 @@ def _slots(tracker: Tracker) -> Dict[str, Any]:
 
 def _context(tracker: Tracker) -> form.Context:
     profile = service.profile()
-    intent = (tracker.latest_message or {}).get("intent", {}).get("name")
-    return form.Context(intent=intent, profile=profile, tz=profile.timezone)
+    intent = (tracker.latest_message or {}).get("intent") or {}
+    return form.Context(intent=intent.get("name"), intent_confidence=float(intent.get("confidence") or 0.0),
+                        profile=profile, tz=profile.timezone)
 
 
 class ValidateCallbackForm(FormValidationAction):

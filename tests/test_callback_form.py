@@ -45,9 +45,15 @@ def test_stop_at_every_step_cancels_and_keeps_nothing(slot, text):
 
 
 @pytest.mark.parametrize("slot", form.FORM_SLOTS)
-def test_stop_intent_from_nlu_cancels_at_every_step(slot):
+def test_confident_stop_intent_with_stop_words_cancels_at_every_step(slot):
     updates, _ = run(slot, "i don't want this any more actually", intent="stop")
     assert updates[form.CANCELLED] is True
+
+
+@pytest.mark.parametrize("text", ["Imogen Testperson", "Jo", "weekday mornings", "help with housing"])
+def test_answers_the_nlu_mistakes_for_stop_are_not_cancelled(text):
+    for slot in (form.NAME, form.NOTE):
+        assert form.CANCELLED not in run(slot, text, intent="stop")[0]
 
 
 # --- consent -----------------------------------------------------------------------------------

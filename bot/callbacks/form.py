@@ -66,6 +66,7 @@ SKIP_RE = re.compile(r"^\s*(skip|skip it|skip this|pass|rather not say|prefer no
 @dataclass
 class Context:
     intent: Optional[str] = None  # the latest message's intent (NLU or a /payload)
+    intent_confidence: float = 1.0
     now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
     profile: Any = None  # bot.profile.Profile
     tz: str = "Europe/London"
@@ -87,8 +88,20 @@ def payload_intent(value: Any) -> Optional[str]:
     return m.group(1) if m else None
 
 
-def is_stop(value: Any) -> bool:
-    return isinstance(value, str) and (bool(STOP_RE.match(value)) or payload_intent(value) == "stop")
+STOP_WORDS = re.compile(r"\b(stop|cancel|forget|never ?mind|quit|exit|abort|changed my mind|leave it|scrap|"
+                        r"don'?t (want|book|need)|end (this|it))\b", re.I)
+
+
+def is_stop(value: Any, ctx: Optional["Context"] = None) -> bool:
+    """Deterministic: "stop", "cancel", "forget it" and the like, or the /stop button. The NLU's
+    `stop` intent counts only when confident and the words say so, so that a name or a note is
+    never mistaken for cancelling."""
+    if not isinstance(value, str):
+        return False
+    if STOP_RE.match(value) or payload_intent(value) == "stop":
+        return True
+    return bool(ctx and ctx.intent == "stop" and ctx.intent_confidence >= 0.8 and STOP_WORDS.search(value)
+                and len(value) <= 80)
 
 
 def yes_no(value: Any, ctx: Context, numbers: Sequence[Optional[bool]] = (True, False)) -> Optional[bool]:
@@ -415,7 +428,7 @@ VALIDATORS: Dict[str, Callable[[Any, Dict[str, Any], Context], Result]] = {
 
 def validate(slot: str, value: Any, slots: Dict[str, Any], ctx: Context) -> Result:
     """Validate one answer. "stop", "cancel" or "forget it" at any step cancels the booking."""
-    if is_stop(value) or ctx.intent == "stop":
+    if is_stop(value, ctx):
         return _cancel(slot)
     return VALIDATORS[slot](value, slots, ctx)
 

@@ -29,6 +29,7 @@ async def purge_once(app: web.Application) -> dict:
 
 async def _loop(app: web.Application) -> None:
     interval = app[keys.SETTINGS].purge_interval_seconds
+    await asyncio.sleep(min(interval, 60))  # let start-up and health checks finish first
     while True:
         try:
             await purge_once(app)
