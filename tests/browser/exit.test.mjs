@@ -42,6 +42,13 @@ async function forgotten(seen, sender) {
   assert.ok(seen.answers.every((status) => status === 200), `forget answered ${seen.answers}`);
 }
 
+/** The destination is reached (polling: a replaced navigation may report ERR_ABORTED first). */
+async function waitForExit(page) {
+  for (let i = 0; i < 150 && page.url() !== EXIT_URL; i++) { await page.waitForTimeout(100); }
+  assert.equal(page.url(), EXIT_URL, 'lands on the profile destination');
+  await page.waitForLoadState('load');
+}
+
 async function conversation(page) {
   await startChat(page);
   await sendMessage(page, 'Secret words 4711');
@@ -76,7 +83,7 @@ for (const how of ['button', 'shift']) {
       assert.equal(await page.locator('#exit-status').textContent(), 'Shift, press 1 more time to exit.');
       await page.keyboard.press('Shift');
     }
-    await page.waitForURL(EXIT_URL);
+    await waitForExit(page);
     assert.equal(page.url(), EXIT_URL, 'lands on the profile destination');
     assert.equal(await page.evaluate(() => history.length), historyBefore, 'the chat entry was replaced, not added to');
     await forgotten(seen, sender);
@@ -124,7 +131,7 @@ test('Shift count: announcements, reset by another key, by 5 seconds, not by cap
   await page.keyboard.press('Shift');
   await page.keyboard.press('Shift');
   await page.keyboard.press('Shift');
-  await page.waitForURL(EXIT_URL);
+  await waitForExit(page);
   await context.close();
 });
 
@@ -145,7 +152,7 @@ test('overlay covers the page at once, in the same moment as the click', async (
   assert.ok(overlay.w >= 1280 && overlay.h >= 900, 'covers the viewport');
   assert.equal(overlay.messages, 0, 'conversation removed from the page');
   assert.equal(overlay.stored, 0, 'tab storage cleared');
-  await page.waitForURL(EXIT_URL);
+  await waitForExit(page);
   await context.close();
 });
 
@@ -160,7 +167,7 @@ test('exit from the safety page, then Back to the chat page: start screen, nothi
   await page.getByRole('link', { name: 'Staying safe online' }).first().click();
   await page.waitForURL(CHAT_URL + '/safety');
   await page.getByRole('button', { name: 'Emergency Exit this page' }).click();
-  await page.waitForURL(EXIT_URL);
+  await waitForExit(page);
   await forgotten(seen, sender);
 
   await page.goBack();                            // the chat page: from the bfcache or reloaded
@@ -190,7 +197,7 @@ test('embed: a council page opens the chat; quick exit replaces the council page
   assert.ok(turns.every((t) => JSON.parse(t.body).sender === sender));
 
   await frame.getByRole('button', { name: 'Emergency Exit this page' }).click();
-  await page.waitForURL(EXIT_URL);
+  await waitForExit(page);
   await forgotten(seen, sender);
   await page.goBack();                            // the council page was replaced, not kept
   await page.waitForURL(CHAT_URL + '/safety');
@@ -208,5 +215,28 @@ test('embed: an origin not in the profile cannot frame the chat', async () => {
   const chatFrame = page.frames().find((f) => f !== page.mainFrame());
   const started = chatFrame ? await chatFrame.locator('#start-button').count().catch(() => 0) : 0;
   assert.equal(started, 0, 'frame-ancestors blocked the chat');
+  await context.close();
+});
+
+test('embed: Shift x3 with focus on the council page also exits, and the chat forgets first', async () => {
+  const context = await newContext(browser);
+  const seen = watchForget(context);
+  const page = await context.newPage();
+  await page.goto(CHAT_URL + '/safety');
+  await page.goto(COUNCIL_URL);
+  await page.getByRole('button', { name: 'Chat with us' }).click();
+  const frame = page.frameLocator('iframe[title="Chat with us"]');
+  await frame.getByRole('button', { name: 'Start chat' }).click();
+  await frame.locator('#log .message--bot').first().waitFor({ timeout: 60_000 });
+  const turns = context.log.requests.filter((r) => r.url.endsWith('/webhooks/rest/webhook'));
+  const sender = JSON.parse(turns.at(-1).body).sender;
+
+  await page.locator('h1').click();               // focus back on the council's page
+  await page.keyboard.press('Shift');
+  assert.equal(await page.getByRole('status').textContent(), 'Shift, press 2 more times to exit.');
+  await page.keyboard.press('Shift');
+  await page.keyboard.press('Shift');
+  await waitForExit(page);
+  await forgotten(seen, sender);
   await context.close();
 });

@@ -18,7 +18,12 @@
   var origin = new URL(script.src, document.baseURI).origin;
   var label = script.getAttribute("data-label") || "Chat with us";
 
-  var launcher, panel, frame, closeButton;
+  var launcher, panel, frame, closeButton, status;
+  var exitUrl = null;       // told by the chat frame ("quick-exit-url")
+  var exiting = false;
+  var presses = 0;
+  var pressTimer = null;
+  var lastKeyWasModified = false;
 
   function css(element, styles) {
     for (var name in styles) {
@@ -63,6 +68,11 @@
     closeButton.addEventListener("click", function () { toggle(); launcher.focus(); });
 
     panel.appendChild(closeButton);
+    status = document.createElement("p");
+    status.setAttribute("role", "status");
+    css(status, { position: "absolute", width: "1px", height: "1px", margin: "0", padding: "0", overflow: "hidden",
+      clip: "rect(0 0 0 0)", clipPath: "inset(50%)", border: "0", whiteSpace: "nowrap" });
+    panel.appendChild(status);
     document.body.appendChild(panel);
     document.body.appendChild(launcher);
   }
@@ -90,14 +100,58 @@
     document.body.appendChild(blank);
   }
 
+  var leaving = false;
+  function leave(url) {
+    if (leaving) { return; }      // one navigation only: a second would abort the first
+    leaving = true;
+    if (!exiting) { cover(); }
+    exiting = true;
+    window.location.replace(url || exitUrl || "about:blank");
+  }
+
   window.addEventListener("message", function (event) {
-    // Only the chat frame we opened may ask for the quick exit.
+    // Only the chat frame we opened may talk to this page.
     if (event.origin !== origin || !frame || event.source !== frame.contentWindow) { return; }
     var data = event.data;
-    if (!data || data.type !== "quick-exit" || typeof data.url !== "string" || !/^https?:\/\//.test(data.url)) { return; }
-    cover();
-    window.location.replace(data.url);
+    if (!data || typeof data.url !== "string" || !/^https?:\/\//.test(data.url)) { return; }
+    if (data.type === "quick-exit-url") {
+      exitUrl = data.url;
+      // Tell the chat that this page replaces itself on exit: one top-level navigation only.
+      frame.contentWindow.postMessage({ type: "embed-host" }, origin);
+    }
+    if (data.type === "quick-exit") { leave(data.url); }
   });
+
+  // Shift pressed 3 times while the chat is open and focus is on this page (inside the frame the
+  // chat counts for itself): the chat forgets the conversation, then this page is replaced.
+  function requestExit() {
+    if (exiting) { return; }
+    exiting = true;
+    cover();
+    try { frame.contentWindow.postMessage({ type: "quick-exit-request" }, origin); } catch (e) { /* gone */ }
+    setTimeout(leave, 400);   // the chat normally answers "quick-exit" at once
+  }
+
+  function resetPresses() {
+    presses = 0;
+    if (pressTimer) { clearTimeout(pressTimer); pressTimer = null; }
+    if (status) { status.textContent = ""; }
+  }
+
+  document.addEventListener("keyup", function (event) {
+    if (!frame || !panel || panel.hidden) { lastKeyWasModified = event.shiftKey; return; }
+    var isShift = event.key === "Shift" || event.keyCode === 16;
+    if (isShift && !lastKeyWasModified) {
+      presses += 1;
+      if (pressTimer) { clearTimeout(pressTimer); }
+      if (presses >= 3) { resetPresses(); requestExit(); return; }
+      status.textContent = presses === 1 ? "Shift, press 2 more times to exit." : "Shift, press 1 more time to exit.";
+      pressTimer = setTimeout(resetPresses, 5000);
+    } else if (!isShift && presses > 0) {
+      resetPresses();
+    }
+    lastKeyWasModified = event.shiftKey;
+  }, true);
 
   if (document.body) { build(); } else { document.addEventListener("DOMContentLoaded", build); }
 })();

@@ -39,6 +39,7 @@
   var clearStatusTimer = null;
   var lastKeyWasModified = false;
   var exiting = false;
+  var hostLeaves = false;   // embed.js on the framing page said it will navigate itself
 
   // chat.js registers a function returning the current sender; other pages read the tab's storage.
   var api = (window.SafeExit = window.SafeExit || {});
@@ -85,9 +86,10 @@
     document.documentElement.className += " is-exiting";
   }
 
-  function go() {
+  function go(parentLeaves) {
     if (embedded) {
       try { window.parent.postMessage({ type: "quick-exit", url: exitUrl }, "*"); } catch (e) { /* no parent */ }
+      if (parentLeaves || hostLeaves) { return; }    // the council page (embed.js) navigates itself
       try {
         window.top.location.replace(exitUrl);
         return;
@@ -96,7 +98,7 @@
     window.location.replace(exitUrl);
   }
 
-  function exitPage(event) {
+  function exitPage(event, parentLeaves) {
     if (event && event.preventDefault) { event.preventDefault(); }
     if (exiting) { return; }
     exiting = true;
@@ -108,7 +110,7 @@
     forget(sender);                                  // 2. server forgets
     try { window.sessionStorage.clear(); } catch (e) { /* storage disabled */ }   // 3.
     status.textContent = MESSAGES.activated;
-    go();                                            // 4. leave, replacing this history entry
+    go(parentLeaves === true);                       // 4. leave, replacing this history entry
   }
 
   function updateIndicator() {
@@ -176,6 +178,18 @@
       window.location.reload();
     }
   });
+
+  if (embedded && window.parent !== window) {
+    // The council's page (embed.js) learns where the exit goes, and may ask for the exit when Shift
+    // is pressed 3 times while focus is on its own page. Only the page framing us can ask, and only
+    // origins listed in web_chat.frame_ancestors can frame us.
+    try { window.parent.postMessage({ type: "quick-exit-url", url: exitUrl }, "*"); } catch (e) { /* none */ }
+    window.addEventListener("message", function (event) {
+      if (event.source !== window.parent || !event.data) { return; }
+      if (event.data.type === "embed-host") { hostLeaves = true; }
+      if (event.data.type === "quick-exit-request") { exitPage(null, true); }
+    });
+  }
 
   api.exit = exitPage;
 })();
