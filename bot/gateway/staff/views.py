@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Tuple
 
 from aiohttp import web
 
@@ -12,24 +14,130 @@ from bot.staff import queue, reports, store
 
 logger = logging.getLogger(__name__)
 
-# Labels for the safe-call details the booking form stores (unknown keys are shown generically).
+# The `details` the forms store (bot/callbacks/form.py booking_details, bot/concern.py new_report), with
+# the words staff see. The callback form stores booleans and short codes; the free text a person typed
+# for voicemail and for whoever else answers is in the encrypted voicemail_wording / cover_story columns.
 DETAIL_LABELS = {
+    # safe-call instructions (callback bookings)
     "voicemail": "Voicemail",
-    "voicemail_ok": "Voicemail",
     "text_first": "Text before calling",
-    "someone_else": "If someone else answers",
-    "if_someone_else": "If someone else answers",
-    "gender": "Preferred worker",
+    "if_someone_else_answers": "If someone else answers",
     "worker_gender": "Preferred worker",
     "language": "Language",
-    "interpreter": "Interpreter",
-    "bsl": "British Sign Language",
-    "children": "Children in the home",
-    "afraid": "Afraid of being seriously hurt",
-    "serious_harm": "Afraid of being seriously hurt",
+    "interpreter": "Interpreter or BSL",
+    # safety answers
+    "children_in_home": "Children in the home",
+    "afraid_of_serious_harm": "Afraid of being seriously hurt",
+    # how the answers were given
+    "accepted_safe_defaults": "Contact settings",
+    # third-party reports
+    "third_party": "Third-party report",
+    "relationship": "Reporter's relationship to the person",
+    "location": "Area",
+    "reporter_wants_callback": "Reporter wants a call back",
 }
-SAFE_CALL_KEYS = ("voicemail", "voicemail_ok", "text_first", "someone_else", "if_someone_else", "gender",
-                  "worker_gender", "language", "interpreter", "bsl")
+SAFE_CALL_KEYS = ("voicemail", "text_first", "if_someone_else_answers", "worker_gender", "language", "interpreter")
+SAFETY_KEYS = ("children_in_home", "afraid_of_serious_harm")
+HIDDEN_KEYS = ("third_party",)  # already said by the record's heading
+
+WORKER = {"woman": "A woman", "man": "A man", "no_preference": "No preference"}
+INTERPRETER = {"none": "Not needed", "interpreter": "An interpreter is needed",
+               "bsl": "A British Sign Language (BSL) interpreter is needed"}
+SAFETY = {"yes": "Yes", "no": "No", "skipped": "Not answered"}
+RELATIONSHIP = {"friend": "Friend", "family": "Family member", "neighbour": "Neighbour", "colleague": "Colleague",
+                "other": "Other or not said"}
+
+
+@dataclass(frozen=True)
+class Instruction:
+    label: str
+    text: str  # what to do, in plain words
+    verbatim: Optional[str] = None  # the person's own words, to be used exactly (shown quoted)
+    warn: bool = False  # a restriction or a risk: shown in bold red
+
+
+def _yes(value: Any) -> Optional[bool]:
+    """True/False for the booleans and yes/no strings the forms store; None when not given."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("yes", "true", "1"):
+        return True
+    if isinstance(value, str) and value.strip().lower() in ("no", "false", "0"):
+        return False
+    return None
+
+
+def safe_call_instructions(details: Dict[str, Any], voicemail_wording: Optional[str],
+                           cover_story: Optional[str]) -> List[Instruction]:
+    """The "Before you call" list. Where an answer is missing the safest reading is shown (no
+    voicemail, no text, hang up), matching the form's safest settings."""
+    out: List[Instruction] = []
+    voicemail = _yes(details.get("voicemail"))
+    if voicemail is None:
+        voicemail = bool(voicemail_wording)
+    if voicemail and voicemail_wording:
+        out.append(Instruction("Voicemail", "A voicemail is OK. Leave only this message, exactly:",
+                               verbatim=voicemail_wording))
+    elif voicemail:
+        out.append(Instruction("Voicemail", "A voicemail is OK, but no wording was given: keep it neutral, "
+                               "with no mention of this service."))
+    else:
+        out.append(Instruction("Voicemail", "Do not leave a voicemail.", warn=True))
+
+    text_first = _yes(details.get("text_first"))
+    if text_first:
+        out.append(Instruction("Text before calling", "Yes: send a short text first to check it is a good time."))
+    else:
+        out.append(Instruction("Text before calling", "Do not text before calling.", warn=True))
+
+    other = details.get("if_someone_else_answers")
+    if (other == "cover" or other is None) and cover_story:
+        out.append(Instruction("If someone else answers", "Say only this, exactly:", verbatim=cover_story))
+    elif other in (None, "hang_up", "cover"):
+        out.append(Instruction("If someone else answers", "Hang up without saying who you are.", warn=True))
+    else:
+        out.append(Instruction("If someone else answers", _text(other)))
+
+    gender = details.get("worker_gender")
+    if gender is not None:
+        out.append(Instruction("Preferred worker", WORKER.get(str(gender), _text(gender))))
+    language = details.get("language")
+    if language is not None:
+        out.append(Instruction("Language", _text(language), warn=_text(language).strip().lower() != "english"))
+    interpreter = details.get("interpreter")
+    if interpreter is not None:
+        out.append(Instruction("Interpreter or BSL", INTERPRETER.get(str(interpreter), _text(interpreter)),
+                               warn=interpreter not in ("none", None)))
+    return out
+
+
+def safety_answers(details: Dict[str, Any]) -> List[Instruction]:
+    out = []
+    for key in SAFETY_KEYS:
+        if key in details:
+            value = details[key]
+            out.append(Instruction(DETAIL_LABELS[key], SAFETY.get(str(value), _text(value)),
+                                   warn=_yes(value) is True))
+    return out
+
+
+def other_details(details: Dict[str, Any]) -> List[Tuple[str, str]]:
+    """Everything else, labelled where known; unknown keys (older or newer forms) shown generically."""
+    out = []
+    for key, value in details.items():
+        if key in SAFE_CALL_KEYS or key in SAFETY_KEYS or key in HIDDEN_KEYS:
+            continue
+        if key == "accepted_safe_defaults":
+            text = ("The safest settings, accepted in one step" if _yes(value)
+                    else "Chosen one by one") if _yes(value) is not None else _text(value)
+        elif key == "relationship":
+            text = RELATIONSHIP.get(str(value), _text(value))
+        elif key == "location":
+            text = _text(value) or "Not given"
+        else:
+            text = _text(value)
+        out.append((DETAIL_LABELS.get(key, str(key).replace("_", " ").capitalize()), text))
+    return out
 
 
 def _booking_id(request: web.Request) -> int:
@@ -81,12 +189,12 @@ async def record_page(request: web.Request, message: str = "", status: int = 200
     if record is None:
         raise web.HTTPNotFound()
     details = record.details if isinstance(record.details, dict) else {}
-    safe_call = [(DETAIL_LABELS[k], _text(details[k])) for k in SAFE_CALL_KEYS if k in details]
-    other = [(DETAIL_LABELS.get(k, str(k).replace("_", " ").capitalize()), _text(v))
-             for k, v in details.items() if k not in SAFE_CALL_KEYS]
+    safe_call = safe_call_instructions(details, record.voicemail_wording, record.cover_story)
+    safety = safety_answers(details)
+    other = other_details(details)
     mine = record.claimed_by_id == info.user.id
     return common.render(request, "record.html", _ctx(
-        request, r=record, safe_call=safe_call, other_details=other, mine=mine, message=message,
+        request, r=record, safe_call=safe_call, safety=safety, other_details=other, mine=mine, message=message,
         can_act=mine or record.claimed_by_id is None or info.user.is_lead,
         attempt_outcomes=queue.ATTEMPT_OUTCOMES, outcomes=queue.OUTCOME_LABELS,
         tel=record.phone if record.phone and record.phone.startswith("+") and record.phone[1:].isdigit() else None,
