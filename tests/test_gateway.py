@@ -219,3 +219,27 @@ def test_client_address_believes_only_trusted_proxies():
     assert client_address(req("172.30.0.5", "6.6.6.6, 198.51.100.1, 172.30.0.9"), trusted) == "198.51.100.1"
     assert client_address(req("203.0.113.9", "198.51.100.1"), trusted) == "203.0.113.9"  # spoofed header
     assert client_address(req("172.30.0.5"), trusted) == "172.30.0.5"
+
+
+async def test_forget_during_an_in_flight_turn_forgets_again_afterwards(client, fake_rasa):
+    fake_rasa.mode = "slow"  # 5 s; the gateway's timeout here is 1 s
+    sid = sender()
+    turn = asyncio.ensure_future(post(client, {"sender": sid, "message": "hello"}))
+    await asyncio.sleep(0.2)
+    resp = await client.post("/api/forget", data=json.dumps({"sender": sid}))
+    assert resp.status == 200
+    await turn
+    assert [s for _, s in fake_rasa.forgotten] == [sid, sid]
+
+
+async def test_forget_reports_failure_when_rasa_still_has_the_conversation(client, fake_rasa):
+    from bot.gateway import keys
+
+    rasa = client.app[keys.RASA]
+
+    async def fake_post(url, path, payload):
+        return {"forgotten": True, "exists": True}
+
+    rasa._post = fake_post
+    resp = await client.post("/api/forget", data=json.dumps({"sender": sender()}))
+    assert resp.status == 500 and (await resp.json()) == {"forgotten": False}

@@ -9,6 +9,7 @@ import asyncio
 import json
 import logging
 import re
+import time
 from typing import Any, Dict, List, Tuple
 
 from aiohttp import web
@@ -89,8 +90,28 @@ def track_escalation(app: web.Application, replies: List[Dict[str, Any]], channe
         task.add_done_callback(app["_background"].discard)
 
 
+FORGET_MEMORY_SECONDS = 600
+
+
+def _forgotten(app: web.Application) -> Dict[str, float]:
+    """Senders forgotten recently (quick exit), with when. Process memory only, ids only."""
+    recent = app.setdefault("_forgotten", {})
+    cutoff = time.monotonic() - FORGET_MEMORY_SECONDS
+    for sender in [s for s, at in recent.items() if at < cutoff]:
+        del recent[sender]
+    return recent
+
+
+async def _forget_again(app: web.Application, sender: str) -> None:
+    try:
+        await app[keys.RASA].forget(sender)
+    except RasaUnavailable as exc:
+        logger.warning("Repeat forget could not reach Rasa: %s", exc)
+
+
 async def converse(app: web.Application, sender: str, text: str, channel: str = "rest") -> List[Dict[str, Any]]:
     """One turn through Rasa, or the safe fallback. Shared by the web chat and SMS."""
+    started = time.monotonic()
     try:
         replies = normalise(await app[keys.RASA].send(sender, text, channel=channel), sender)
         if not replies:
@@ -99,6 +120,10 @@ async def converse(app: web.Application, sender: str, text: str, channel: str = 
         logger.warning("Safe fallback used: %s", exc)
         replies = safe_fallback(sender, looks_like_danger(app[keys.DANGER], text))
     track_escalation(app, replies, "sms" if channel == "sms" else "web")
+    # A quick exit while this turn was in flight: Rasa may have re-created the tracker after the
+    # forget, so forget again now that the turn is done.
+    if _forgotten(app).get(sender, -1.0) >= started:
+        await _forget_again(app, sender)
     return replies
 
 
@@ -117,11 +142,15 @@ async def forget(request: web.Request) -> web.Response:
         raise BadRequest("body must be JSON: {\"sender\": ...}") from None
     if not valid_sender(sender):
         raise BadRequest("sender must be a random token")
+    _forgotten(request.app)[sender] = time.monotonic()
     try:
-        await request.app[keys.RASA].forget(sender)
+        gone = await request.app[keys.RASA].forget(sender)
     except RasaUnavailable as exc:
         logger.warning("Forget could not reach Rasa: %s", exc)
         return web.json_response({"forgotten": False}, status=503)
+    if not gone:
+        logger.error("Forget: Rasa still reports the conversation after deleting it")
+        return web.json_response({"forgotten": False}, status=500)
     return web.json_response({"forgotten": True})
 
 

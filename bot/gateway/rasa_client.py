@@ -73,16 +73,19 @@ class RasaClient:
             raise RasaUnavailable("Rasa returned no reply")
         return replies
 
-    async def forget(self, sender_id: str) -> None:
-        """Delete the conversation on every instance's tracker store (they may differ in dev)."""
-        errors = []
+    async def forget(self, sender_id: str) -> bool:
+        """Delete the conversation on every instance's tracker store (they may differ in dev).
+        True when every instance that answered confirms the tracker no longer exists."""
+        errors, gone = [], True
         for url in self.urls:
             try:
-                await self._post(url, "/webhooks/forget/webhook", {"sender": sender_id})
+                answer = await self._post(url, "/webhooks/forget/webhook", {"sender": sender_id})
+                gone = gone and isinstance(answer, dict) and not answer.get("exists", False)
             except (RasaUnavailable, aiohttp.ClientError, asyncio.TimeoutError) as exc:
                 errors.append(str(exc) or type(exc).__name__)
         if len(errors) == len(self.urls):
             raise RasaUnavailable("; ".join(errors))
+        return gone
 
     async def discover(self) -> None:
         """Expand each configured host to every address it resolves to (e.g. the replicas of a
