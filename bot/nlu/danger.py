@@ -41,12 +41,14 @@ logger = logging.getLogger(__name__)
 DANGER_FILE = "danger.yml"
 MAX_CHARS = 5000  # bounds work on pasted essays; danger is stated early in real messages
 GAP = 4  # "..." in a pattern = up to this many words
+END = "$$"  # at the end of a guard line: only counts as the last word of its clause
 STRENGTHS = ("strong", "medium", "weak")
 SCOPES = ("clause", "sentence", "before", "message")
 _SENTENCE_PUNCT = set(".!?;…")
 _CLAUSE_WORDS = {"and", "but", "so", "because", "though", "although", "while", "whereas",
                  "then", "n", "&", "plus", "or"}
 _WORD_RE = re.compile(r"[^\W_]", re.UNICODE)
+_PATTERN_KEYS = {"id", "category", "strength", "cancelled_by", "patterns", "unless", "examples"}
 
 
 @dataclass(frozen=True)
@@ -242,7 +244,12 @@ class DangerDetector:
         self._guards = Matcher(self._vocab, validate=True)
         self.guard_names = sorted((cfg.get("guards") or {}).keys())
         for guard, sources in (cfg.get("guards") or {}).items():
-            self._guards.add(f"guard:{guard}", [compile_pattern(s, lists) for s in sources])
+            anywhere = [s for s in sources if not s.rstrip().endswith(END)]
+            at_end = [s.rstrip()[: -len(END)] for s in sources if s.rstrip().endswith(END)]
+            if anywhere:
+                self._guards.add(f"guard:{guard}", [compile_pattern(s, lists) for s in anywhere])
+            if at_end:
+                self._guards.add(f"guard:{guard}{END}", [compile_pattern(s, lists) for s in at_end])
         self._guards.add("now", [compile_pattern(s, lists) for s in cfg.get("now_markers") or []])
         if cfg.get("now_vetoes"):
             self._guards.add("now_veto", [compile_pattern(s, lists) for s in cfg["now_vetoes"]])
@@ -252,6 +259,9 @@ class DangerDetector:
         self.patterns: Dict[str, _Pattern] = {}
         for entry in cfg.get("patterns") or []:
             pid, category = entry["id"], entry["category"]
+            unknown = set(entry) - _PATTERN_KEYS
+            if unknown:
+                raise PatternError(f"{pid}: unknown keys {sorted(unknown)}")
             strength = entry.get("strength", "medium")
             if pid in self.patterns:
                 raise PatternError(f"duplicate pattern id {pid}")
@@ -263,6 +273,8 @@ class DangerDetector:
                        if "cancelled_by" in entry else self._strengths[strength])
             sources = list(entry.get("patterns") or [])
             self._danger.add(pid, [compile_pattern(s, lists) for s in sources])
+            if entry.get("unless"):
+                self._guards.add(f"unless:{pid}", [compile_pattern(s, lists) for s in entry["unless"]])
             self.patterns[pid] = _Pattern(pid, category, strength, cancels, sources,
                                           list(entry.get("examples") or []))
 
@@ -304,6 +316,7 @@ class DangerDetector:
     def _all_sources(cfg: Dict[str, Any]) -> Iterable[str]:
         for entry in cfg.get("patterns") or []:
             yield from entry.get("patterns") or []
+            yield from entry.get("unless") or []
         for sources in (cfg.get("guards") or {}).values():
             yield from sources
         yield from cfg.get("now_markers") or []
@@ -324,10 +337,12 @@ class DangerDetector:
         word = _squeeze(word, 2)
         if len(word) < 4:
             return word
+        best: Optional[Tuple[int, int, str]] = None
         for target in self._targets_by_letter.get(word[0], ()):
             if _close_enough(word, target):
-                return target
-        return word
+                rank = (_osa_distance(word, target, 2), abs(len(word) - len(target)), target)
+                best = min(best, rank) if best else rank
+        return best[2] if best else word
 
     def _read(self, doc: Doc) -> _Reading:
         reading = _Reading()
@@ -396,8 +411,14 @@ class DangerDetector:
         strings = self._vocab.strings
 
         guard_spans: Dict[str, List[Tuple[int, int]]] = {}
+        n = len(reading.words)
         for match_id, start, end in self._guards(mdoc):
-            guard_spans.setdefault(strings[match_id], []).append((start, end))
+            key = strings[match_id]
+            if key.endswith(END):
+                if end < n and reading.clause[end] == reading.clause[end - 1]:
+                    continue
+                key = key[: -len(END)]
+            guard_spans.setdefault(key, []).append((start, end))
         now_vetoes = guard_spans.get("now_veto", [])
         now_clauses = {reading.clause[i]
                        for s, e in guard_spans.get("now", [])
@@ -414,6 +435,9 @@ class DangerDetector:
             out["matches"].append(record)
             if any(vs < end and start < ve for vs, ve in vetoes):
                 record["cancelled_by"] = "veto"
+                continue
+            if any(us < end and start < ue for us, ue in guard_spans.get(f"unless:{pattern.id}", ())):
+                record["cancelled_by"] = "unless"
                 continue
             if not any(reading.clause[i] in now_clauses for i in range(start, end)):
                 cancel = self._cancelled(pattern, start, end, reading, guard_spans)

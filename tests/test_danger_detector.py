@@ -1,0 +1,1124 @@
+"""Tests for the deterministic emergency layer: our spaCy pipeline, the danger detector and the
+Rasa component. The phrasings here are the developers' own (never the blind held-out set in eval/).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import pytest
+import spacy
+import yaml
+
+from bot.nlu import spacy_pipeline
+from bot.nlu.danger import DangerDetector, DangerSignal, PatternError, compile_pattern, examples
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def saved_pipeline(tmp_path_factory) -> Path:
+    """Build our pipeline the way `make spacy` does, into a temporary folder."""
+    out = tmp_path_factory.mktemp("spacy") / "en_safety"
+    spacy_pipeline.main([str(out)])
+    return out
+
+
+@pytest.fixture(scope="session")
+def detector(saved_pipeline) -> DangerDetector:
+    # The saved pipeline (not the in-memory one) so the test covers what Rasa loads.
+    return DangerDetector.load(nlp=spacy.load(saved_pipeline))
+
+
+def category(detector: DangerDetector, text: str) -> Optional[str]:
+    signal = detector.detect(text)
+    return signal.category if signal else None
+
+
+# --------------------------------------------------------------------------- the spaCy pipeline
+
+def test_saved_pipeline_loads_with_plain_spacy_load(saved_pipeline):
+    nlp = spacy.load(saved_pipeline)
+    assert nlp.pipe_names == ["normaliser"]
+    assert nlp.get_pipe_meta("normaliser").factory == "attribute_ruler"
+    assert spacy.util.is_compatible_version(spacy.about.__version__,
+                                            spacy.info(str(saved_pipeline))["spacy_version"])
+
+
+def test_pipeline_normalises_text_speak_and_misspellings(saved_pipeline):
+    nlp = spacy.load(saved_pipeline)
+    doc = nlp("hes gt a knif plz hlp")
+    assert [t.norm_ for t in doc] == ["he", "'s", "got", "a", "knife", "please", "help"]
+    assert doc[4].lemma_ == "knife"  # DIET's CountVectorsFeaturizer uses lemmas
+    assert [t.norm_ for t in nlp("im hiding")] == ["i", "am", "hiding"]
+
+
+def test_tokenizer_splits_words_run_together_with_punctuation(saved_pipeline):
+    nlp = spacy.load(saved_pipeline)
+    assert [t.text for t in nlp("hes outside!!!help")] == ["he", "s", "outside", "!!!", "help"]
+    assert [t.text for t in nlp("knife.help")] == ["knife", ".", "help"]
+    assert [t.text for t in nlp("e.g. this")] == ["e.g.", "this"]
+
+
+def test_normalise_table_is_valid():
+    table = spacy_pipeline.load_normalise_table()
+    assert table["words"]["plz"] == "please"
+    assert all(" " not in typed for typed in table["words"])
+
+
+# --------------------------------------------------------------------------- the detector
+
+POSITIVE = [
+    ("he's hitting me", 'attack_now'),
+    ('hes hitting me', 'attack_now'),
+    ('HE IS HITTING ME', 'attack_now'),
+    ('he hitting me pls', 'attack_now'),
+    ('hes hittin me', 'attack_now'),
+    ('hes hiting me help', 'attack_now'),
+    ('he is beating me up', 'attack_now'),
+    ('my husband is punching me', 'attack_now'),
+    ('my boyfriend keeps kicking me', 'attack_now'),
+    ("she's attacking me", 'attack_now'),
+    ('partners beating me', 'attack_now'),
+    ('hes kickin me', 'attack_now'),
+    ('he wont stop hitting me', 'attack_now'),
+    ('he just punched me in the face', 'attack_now'),
+    ('he hit me', 'attack_now'),
+    ('he hit me again', 'attack_now'),
+    ('my ex just attacked me', 'attack_now'),
+    ('he slapped me and pushed me down the stairs', 'attack_now'),
+    ("he's dragging me by my hair", 'attack_now'),
+    ('hes on top of me', 'attack_now'),
+    ("he's pinning me down", 'attack_now'),
+    ('he locked me in the bedroom', 'attack_now'),
+    ('he wont let me out', 'attack_now'),
+    ("he's going to hurt me", 'attack_now'),
+    ('hes gonna hurt me', 'attack_now'),
+    ('hes going 2 hurt me', 'attack_now'),
+    ('he said hes going to batter me when he gets in', 'attack_now'),
+    ('he is threatening me', 'attack_now'),
+    ('hes thretening me', 'attack_now'),
+    ('hes drunk and kicking off', 'attack_now'),
+    ("he's smashing the house up", 'attack_now'),
+    ('he is throwing things at me', 'attack_now'),
+    ('hes going mad', 'attack_now'),
+    ('im in danger', 'attack_now'),
+    ('we are in danger', 'attack_now'),
+    ('i am not safe', 'attack_now'),
+    ('i fear for my life', 'attack_now'),
+    ('im so scared', 'attack_now'),
+    ('terrified', 'attack_now'),
+    ('im bleeding', 'attack_now'),
+    ("he's raping me", 'attack_now'),
+    ("i'm being hurt", 'attack_now'),
+    ("please he's hurting me", 'attack_now'),
+    ("he's hurting me so bad", 'attack_now'),
+    ('he punchd me', 'attack_now'),
+    ('hes beatin me', 'attack_now'),
+    ('he keeps hitting me and wont stop', 'attack_now'),
+    ("he's strangling me", 'strangulation'),
+    ('hes stranglin me', 'strangulation'),
+    ('he is chocking me', 'strangulation'),
+    ('hes choking me cant breathe', 'strangulation'),
+    ('he strangled me', 'strangulation'),
+    ("he's got his hands round my throat", 'strangulation'),
+    ('he grabbed me by the neck', 'strangulation'),
+    ('cant breathe', 'strangulation'),
+    ('i cant breath', 'strangulation'),
+    ('he choked me till i passed out', 'strangulation'),
+    ('he is strangleing me', 'strangulation'),
+    ('HE IS CHOKING ME', 'strangulation'),
+    ('hes squeezing my neck', 'strangulation'),
+    ("he's suffocating me with a pillow", 'strangulation'),
+    ('he tried to strangle me just now', 'strangulation'),
+    ("he's got a knife", 'weapon'),
+    ('hes got a knife', 'weapon'),
+    ('he gt a knif', 'weapon'),
+    ('he has a knife', 'weapon'),
+    ("she's got a knife", 'weapon'),
+    ('HE HAS GOT A KNIFE', 'weapon'),
+    ("he's holding a knife to me", 'weapon'),
+    ('he has a gun', 'weapon'),
+    ('hes waving a hammer at me', 'weapon'),
+    ("he's coming at me with a bat", 'weapon'),
+    ('he threatened me with a knife', 'weapon'),
+    ('hes got a nife', 'weapon'),
+    ('he pulled a knife on me', 'weapon'),
+    ('he stabbed me', 'weapon'),
+    ('ive been stabbed', 'weapon'),
+    ('hes going to stab me', 'weapon'),
+    ('knife', 'weapon'),
+    ('he has knives', 'weapon'),
+    ("he's sharpening a knife", 'weapon'),
+    ('theres a knife', 'weapon'),
+    ("he's going to kill me", 'threat_to_kill'),
+    ('hes gona kill me', 'threat_to_kill'),
+    ('hes gonna kill me', 'threat_to_kill'),
+    ('he said he will kill me', 'threat_to_kill'),
+    ("he says he'll kill me tonight", 'threat_to_kill'),
+    ("he's threatening to kill me", 'threat_to_kill'),
+    ('hes threating to kill me', 'threat_to_kill'),
+    ("he's going to kill us", 'threat_to_kill'),
+    ('he said hed kill the kids', 'threat_to_kill'),
+    ('he wants me dead', 'threat_to_kill'),
+    ('she is trying to kill me', 'threat_to_kill'),
+    ('hes gonna murder me', 'threat_to_kill'),
+    ("he told me i'm dead when he finds me", 'threat_to_kill'),
+    ('i think he will kill me', 'threat_to_kill'),
+    ('he kil me', 'threat_to_kill'),
+    ('he keeps saying he will kill me if i leave', 'threat_to_kill'),
+    ("he's threatening to kill himself and me", 'threat_to_kill'),
+    ("he's outside", 'intruder'),
+    ('hes outside', 'intruder'),
+    ('hes outsid', 'intruder'),
+    ('HES OUTSIDE', 'intruder'),
+    ("he's outside my house", 'intruder'),
+    ('my ex is outside the flat', 'intruder'),
+    ('hes here', 'intruder'),
+    ('he is here now', 'intruder'),
+    ("he's at the door", 'intruder'),
+    ('someone is at my window', 'intruder'),
+    ('theres someone at the door', 'intruder'),
+    ('someones outside', 'intruder'),
+    ('hes trying to get in', 'intruder'),
+    ('hes tryin to get in', 'intruder'),
+    ('he is trying to break in', 'intruder'),
+    ('hes breaking the door down', 'intruder'),
+    ("he's kicking the door in", 'intruder'),
+    ('hes banging on the door', 'intruder'),
+    ('someone is banging on my window', 'intruder'),
+    ('he smashed the window and hes getting in', 'intruder'),
+    ("he's broken in", 'intruder'),
+    ("someone's broken into my house", 'intruder'),
+    ("there's a man in my garden", 'intruder'),
+    ("he's in the house", 'intruder'),
+    ('he got in through the back door', 'intruder'),
+    ('he found me', 'intruder'),
+    ('hes following me', 'intruder'),
+    ("he's waiting outside my work", 'intruder'),
+    ('hes on his way', 'intruder'),
+    ("he's coming to get me", 'intruder'),
+    ('he knows where i live now', 'intruder'),
+    ('my ex is here', 'intruder'),
+    ('hes downstairs', 'intruder'),
+    ('fire', 'fire'),
+    ('the house is on fire', 'fire'),
+    ('house on fire', 'fire'),
+    ('he set the house on fire', 'fire'),
+    ('hes set fire to the flat', 'fire'),
+    ("he's poured petrol everywhere", 'fire'),
+    ('he is threatening to burn the house down', 'fire'),
+    ('i can smell smoke', 'fire'),
+    ('hes setting fire to my stuff', 'fire'),
+    ('FIRE', 'fire'),
+    ("there's a fire", 'fire'),
+    ('fier', 'fire'),
+    ('im hiding', 'hiding'),
+    ("i'm hiding from him", 'hiding'),
+    ('hiding in the bathroom', 'hiding'),
+    ('im hidding in the wardrobe', 'hiding'),
+    ("we're hiding upstairs", 'hiding'),
+    ('i locked myself in the bathroom', 'hiding'),
+    ('hiding', 'hiding'),
+    ('me and the kids are hiding', 'hiding'),
+    ("cant talk he's in the next room", 'hiding'),
+    ("he's hitting the kids", 'child_in_danger'),
+    ('hes hurting my son', 'child_in_danger'),
+    ('he is beating my daughter', 'child_in_danger'),
+    ('my kids are in danger', 'child_in_danger'),
+    ('he hit the baby', 'child_in_danger'),
+    ("he's taken the kids", 'child_in_danger'),
+    ("he's snatched my baby", 'child_in_danger'),
+    ("he's threatening to hurt the kids", 'child_in_danger'),
+    ("the children aren't safe", 'child_in_danger'),
+    ('my son is being attacked', 'child_in_danger'),
+    ('hes choking my daughter', 'child_in_danger'),
+    ('hes got the kids and hes drunk', 'child_in_danger'),
+    ('i want to die', 'suicide'),
+    ('i wanna die', 'suicide'),
+    ('i want to kill myself', 'suicide'),
+    ('im going to kill myself', 'suicide'),
+    ('kms', 'suicide'),
+    ('i dont want to be alive', 'suicide'),
+    ("i've taken an overdose", 'suicide'),
+    ('took a load of paracetamol', 'suicide'),
+    ('i am suicidal', 'suicide'),
+    ('im thinking about suicide', 'suicide'),
+    ('i keep cutting myself', 'suicide'),
+    ('i want to end my life', 'suicide'),
+    ('i want to end it all', 'suicide'),
+    ('everyone would be better off without me', 'suicide'),
+    ("i'm going to hurt myself", 'suicide'),
+    ('i wish i was dead', 'suicide'),
+    ('i want to self harm', 'suicide'),
+    ('i dont want to live', 'suicide'),
+    ("i'm going to jump off the bridge", 'suicide'),
+    ('I WANT TO DIE', 'suicide'),
+    ('i want 2 die', 'suicide'),
+    ('wana die', 'suicide'),
+    ('im suicdal', 'suicide'),
+    ('i can hear my neighbour being beaten', 'third_party_witness'),
+    ("my sister's boyfriend is hitting her right now", 'third_party_witness'),
+    ('my sisters boyfriend is beating her', 'third_party_witness'),
+    ('i can hear screaming next door', 'third_party_witness'),
+    ('the woman next door is screaming for help', 'third_party_witness'),
+    ('my dad is hitting my mum', 'third_party_witness'),
+    ('my mums boyfriend is hurting her', 'third_party_witness'),
+    ('theres a man hitting a woman outside', 'third_party_witness'),
+    ('my friend is being attacked', 'third_party_witness'),
+    ('i can hear him hitting her through the wall', 'third_party_witness'),
+    ("neighbours are fighting and she's screaming", 'third_party_witness'),
+    ('my neighbour is being strangled', 'third_party_witness'),
+    ('i think my neighbour is getting beaten up', 'third_party_witness'),
+    ('hes strangling her', 'third_party_witness'),
+    ("my friend just texted me he's hitting her", 'third_party_witness'),
+    ('upstairs neighbours screaming and banging', 'third_party_witness'),
+    ('help', 'help_me'),
+    ('help me', 'help_me'),
+    ('HELP ME PLEASE', 'help_me'),
+    ('help!!!', 'help_me'),
+    ('plz help', 'help_me'),
+    ('pls help me', 'help_me'),
+    ('please help', 'help_me'),
+    ('someone help me', 'help_me'),
+    ('somebody please help', 'help_me'),
+    ('hlp', 'help_me'),
+    ('helpp', 'help_me'),
+    ('HELPPPP', 'help_me'),
+    ('help help help', 'help_me'),
+    ('i need help now', 'help_me'),
+    ('need help', 'help_me'),
+    ('call the police', 'help_me'),
+    ('call 999', 'help_me'),
+    ('police', 'help_me'),
+    ('sos', 'help_me'),
+    ('help me please!!', 'help_me'),
+    ('Help.', 'help_me'),
+    ('help me. please.', 'help_me'),
+    ('hepl me', 'help_me'),
+    ('plz hlp', 'help_me'),
+]
+
+# A second batch written later, without looking at the patterns: any danger category is right.
+POSITIVE_MORE = [
+    'hes back and hes got a knife',
+    'omg hes here',
+    'he is banging on my door',
+    'please he is going to kill me',
+    'my ex is trying to kick the door in',
+    'im locked in the bathroom hes outside the door',
+    'he has his hands round my neck',
+    "he's choking me",
+    'cant breathe hes on top of me',
+    'HELP HE HAS A KNIFE',
+    'he has a knife to my throat',
+    "he's threatening me with a hammer",
+    'my husband is beating me',
+    'my partner just hit me and the kids are screaming',
+    'hes punching me',
+    'he punched me and hes still going',
+    'he is kicking me in the stomach',
+    'i think he is going to kill me tonight',
+    'he said he is coming to kill me',
+    'he says im dead',
+    'my boyfriend is strangling me',
+    "he's strangling me i can't breathe",
+    "he's in the house",
+    'someone is in my house',
+    'there is a man trying to get in my window',
+    'hes climbing through the window',
+    "he's smashed the back door",
+    'my ex has broken into my flat',
+    "he's outside and won't go away",
+    "he's parked outside my house",
+    'hes at my front door',
+    'my ex is following me home',
+    "he's found where i live",
+    'he is waiting for me outside work',
+    "i'm hiding in the cupboard",
+    'hiding in my car',
+    'im in the wardrobe hiding',
+    'he has the kids and hes threatening to hurt them',
+    'hes hitting my daughter',
+    "he's hurting the baby",
+    'he threw the baby',
+    'my son is being hit by his dad',
+    'the house is burning',
+    'he has set the house alight',
+    "he's pouring petrol on the floor",
+    'smoke everywhere help',
+    "he's setting fire to the flat",
+    "i'm going to take an overdose",
+    "i've taken loads of tablets",
+    'i just want to die',
+    'im going to kill my self',
+    'i have cut my wrists',
+    'i want to end it all tonight',
+    'no reason to live anymore',
+    'thinking of killing myself',
+    'i wana kill myself',
+    'i can hear my neighbour screaming',
+    'my neighbour is being beaten up',
+    'the man next door is hitting his wife',
+    'my friend just rang me her boyfriend is strangling her',
+    'i can hear him beating her',
+    'theres a woman screaming for help outside',
+    'my mum is being attacked by her boyfriend',
+    'my dad is strangling my mum',
+    'someone is being stabbed',
+    'i just saw a man punching a woman',
+    'help',
+    'HELP',
+    'help me!!!',
+    'please help me',
+    'plz someone help',
+    'help me now',
+    'hlp me',
+    'help pls',
+    'HELP ME',
+    'pls help',
+    'need help quick',
+    "he's going mad and smashing everything",
+    'hes drunk and threatening me',
+    'im scared hes going to hurt me',
+    "he's going to hurt me",
+    'i am in danger',
+    'im not safe here',
+    "i'm terrified he's coming back",
+    "he's on his way here",
+    'hes gt a gun',
+    'he got a nife',
+    'hes stabbd me',
+    'i been stabbed',
+    'he stabbed my brother',
+    'he just strangled me',
+    "he's got my throat",
+    "he's trying to suffocate me",
+    'hes trying to kill me',
+    'he wants to kill me',
+    'my husband said he will murder me tonight',
+    'hes kickin the door down',
+    'someones bangin on the windows',
+    'hes tryin to brake in',
+    'he wont let me leave the room',
+    "he's locked me in the house",
+    'hes holding me down',
+    "i'm bleeding and he won't let me call anyone",
+    'blood everywhere',
+    'he knocked me out',
+    'he raped me just now',
+    'he is forcing me',
+    'me and my kids are in danger',
+    'HES STRANGLING ME',
+    'HES OUTSIDE',
+    'HES GOT A KNIFE',
+    'HES KILLING ME',
+    'he hitting me',
+    'she hit me with a pan',
+    'she is stabbing me',
+    "he's pointing a gun at me",
+]
+
+NEGATIVE = [
+    'last year he hit me',
+    'he used to strangle me when we were together',
+    'my ex used to beat me',
+    'he hit me years ago',
+    'when we were married he choked me',
+    'he strangled me once about five years ago',
+    'my previous partner threatened to kill me',
+    'years ago my ex held a knife to me',
+    'as a child i saw my dad hit my mum',
+    'growing up my stepdad used to beat us',
+    'my dad used to hit my mum when i was little',
+    'he used to lock me in the house',
+    'in 2019 he broke into my flat',
+    'my ex was violent when we were together',
+    'when i lived with him he used to threaten me',
+    'i was raped by my ex a few years ago',
+    'he used to say he would kill me',
+    'i used to self harm when i was a teenager',
+    'i tried to kill myself years ago',
+    'last time he hit me i called the police',
+    'before we split up he would choke me',
+    'is it illegal to threaten to kill someone',
+    'what is coercive control',
+    'what is non fatal strangulation',
+    'is strangulation a crime',
+    'can he be arrested for hitting me',
+    'is it a crime to threaten someone with a knife',
+    'what counts as domestic abuse',
+    "what's the sentence for threats to kill",
+    'is choking someone illegal',
+    'can the police arrest him for breaking in',
+    'what is a non molestation order',
+    'how do i get an occupation order',
+    "what is clare's law",
+    'does stalking count as domestic abuse',
+    'is it against the law for him to follow me',
+    'what does economic abuse mean',
+    'how do i report a crime',
+    'what are the signs of domestic abuse',
+    'is it domestic abuse if he shouts at me',
+    'can i apply under clares law for my sister',
+    'what happens if he breaks the non molestation order',
+    'what is the law on stalking',
+    'is threatening to hurt someone an offence',
+    'I want help with housing',
+    'can you help me find a refuge',
+    'can you help me',
+    'i need help with my tenancy',
+    'i need some advice about my rent',
+    'where is the nearest refuge',
+    'i want to leave my husband',
+    'how do i leave safely',
+    'hello',
+    'hi there',
+    'thanks',
+    'thank you so much',
+    'bye',
+    'good morning',
+    'yes',
+    'no',
+    'ok',
+    "i'd like to book a callback",
+    'can someone call me back tomorrow',
+    'what are your opening hours',
+    'can i get rehoused',
+    "i'm worried about my friend",
+    'how can i support my sister',
+    'my partner checks my phone',
+    'he controls all the money',
+    "he doesn't let me see my friends",
+    "he won't let me have my own bank account",
+    'he puts me down all the time',
+    'my ex keeps sending me messages',
+    'my husband is very controlling',
+    "i think i'm in an abusive relationship",
+    "i don't know if this is abuse",
+    'am i being abused',
+    'he gets jealous when i go out',
+    'i want to speak to someone',
+    'can i talk to a real person',
+    'how do i hide this chat',
+    'how do i clear my browsing history',
+    'what is the helpline number',
+    'is the helpline free',
+    'can i bring my dog to a refuge',
+    'do refuges take boys over 12',
+    'my landlord wants to evict me',
+    "i'm homeless",
+    'can the council help me move',
+    'my heating is broken',
+    'the window in my flat is broken',
+    "he's cooking dinner",
+    'my wife and I need housing advice',
+    'he hides my bank cards',
+    'I want to kick him out of the house',
+    'the baby is throwing up',
+    'my son has a fever',
+    'i need help paying the bills',
+    'i need help filling in a form',
+    'help with benefits',
+    'can you help me with universal credit',
+    'what help is available',
+    'is there any help for men',
+    'i want help for my drinking',
+    'how do i apply for a house',
+    'my children are with their dad this weekend',
+    'he has the kids every other weekend',
+    "he's taking me to court for custody",
+    "i've left him and i'm staying with my mum",
+    "i'm safe now",
+    'i am safe at the moment thanks',
+    'i feel much safer now',
+    'we are now separated',
+    'he moved out last month',
+    'my ex lives in another city',
+    'i have a non molestation order',
+    'the police gave me a panic alarm',
+    'i work from home',
+    'he is at work until 6',
+    "he's at work so i can talk",
+    'my partner is at the gym',
+    'my son is in his room',
+    'my mum is coming round later',
+    'my kids are at school',
+    "i'm at home",
+    "i'm in the kitchen",
+    'can i change the locks',
+    'how do i get a new door fitted',
+    'i need a new front door lock',
+    'the council is fixing my door',
+    'i want to report antisocial behaviour',
+    'my neighbour is noisy',
+    'my neighbours play loud music',
+    "i'd like some information about refuges",
+    'tell me about the domestic abuse act',
+    'who can i talk to',
+    'where can i get counselling',
+    'i want to talk about what happened',
+    'i feel sad',
+    'i feel lonely',
+    "i'm stressed",
+    "i'm tired",
+    "i can't sleep",
+    "i'm so confused",
+    "i'm upset",
+    'he makes me feel worthless',
+    'he calls me names',
+    'he shouts a lot',
+    "he's always angry",
+    "he's very jealous",
+    'he tracks my phone',
+    'he reads my messages',
+    'he took my car keys',
+    'he took my passport',
+    'he has my passport',
+    'he got a new job',
+    'he got a dog',
+    'he has a new girlfriend',
+    'he is out with his friends',
+    "he's in prison",
+    "he's in hospital",
+    "he's on holiday for two weeks",
+    "he's asleep",
+    "he's at his mum's",
+    "she's at work",
+    'my ex is getting married',
+    "i'm pregnant",
+    'the baby is kicking',
+    'my son keeps kicking the ball against the wall',
+    "i'm going to the shop",
+    "i'm going to die of embarrassment",
+    'this is killing me',
+    'my back is killing me',
+    "it's killing me inside",
+    'he cut me off from my family',
+    "he's cut off my money",
+    'he cut me off financially',
+    "he's trying to get custody",
+    "he's trying to get into my bank account",
+    "i'm trying to get into a refuge",
+    'how do i get into a refuge',
+    "i'm hiding money for when i leave",
+    "i've been hiding my savings from him",
+    'can i get help with fire safety in my flat',
+    'do you give out fire alarms',
+    'i got fired from my job',
+    'we had a fire drill at work',
+    'i need a knife block for my new flat',
+    'how do i apply for a grant',
+    'what is the samaritans number',
+    'what support is there for children',
+    'what should i do if he turns up at my house',
+    'what if he finds out where i live',
+    'what should i do if he comes back',
+    'what happens if he breaks in',
+    "how do i know if i'm in danger",
+    "i'm worried he might find me",
+    'can i get a panic button in case he comes back',
+    "i want to change my number so he can't find me",
+    "i don't want him to find me",
+    'how can i stay safe when i leave',
+    'can you tell me about safety planning',
+    'he used to follow me everywhere',
+    'he always threatens to leave me',
+    'he threatens to take the kids',
+    'he says he will take the children away',
+    'he threatened to report me to social services',
+    "he says he'll stop paying the rent",
+    "he says i'm useless",
+    "i'm scared of what he'll say",
+    "i'm scared to leave",
+    "i'm scared of being homeless",
+    "my friend's husband hits her sometimes what can she do",
+    "my sister's boyfriend is controlling",
+    'how do i help a friend who is being abused',
+    'my daughter is being bullied at school',
+    'my son is being bullied online',
+    'i hit my head',
+    'i hurt my back at work',
+    'i hurt my knee',
+    'i fell down the stairs last week',
+    'i want to end the relationship',
+    'i want to end things with him',
+    'i want to end it with him',
+    "he won't go to counselling",
+    "he won't leave me alone online",
+    "i don't want to go back to him",
+    "i can't go to the police",
+    "i can't go back",
+    'i wish i had never met him',
+    'my car broke down',
+    'my phone is broken',
+    'he broke my phone last year',
+    'what time does the office close',
+    'where is the council office',
+    'can i have a female support worker',
+    'do you speak polish',
+    "i'm deaf",
+    'how do i use emergencysms',
+    'what is the silent solution',
+    'when should i call 999',
+    'should i call the police about the messages',
+    'can i call 101',
+    'is 999 free',
+    'what number do i call in an emergency',
+    'i want to speak to the police about my ex',
+    "i'm a police officer asking for a victim",
+    'my support worker told me to use this',
+    "thanks you've been really helpful",
+    "he's been hitting me for years",
+    "he hits me sometimes when he's drunk",
+    "he always hits me when he's drunk",
+    'he hits me every weekend',
+    'when he drinks he gets violent',
+    'my husband has a gun licence',
+    'he goes shooting at weekends',
+    'he used to keep a knife under the bed',
+]
+
+NEGATIVE_MORE = [
+    'my ex hit me in 2020',
+    'he strangled me before we broke up',
+    'he has hit me before',
+    'i left him after he hit me',
+    'i want to know about housing options',
+    'how long does it take to get a council house',
+    'is there a refuge near me',
+    'what is economic abuse',
+    'what does coercive control look like',
+    'is it abuse if he checks my phone',
+    'how do i apply for a non-molestation order',
+    'can my friend use clares law',
+    "what's the difference between an occupation order and a non molestation order",
+    'will the police tell him i reported him',
+    'can i report something that happened years ago',
+    'do i need evidence to report',
+    'what happens at a marac',
+    'what is an idva',
+    "i'd like a callback please",
+    'can someone ring me on thursday',
+    'is this chat private',
+    'how do i delete this conversation',
+    'can he see what i search',
+    'my ex monitors my social media',
+    "he always tells me i'm stupid",
+    'he takes all my wages',
+    "he won't let me work",
+    "i'm not allowed to see my family",
+    'he shouts at the kids',
+    "he makes me feel like i'm going mad",
+    "i think i'm being gaslit",
+    'he threatened to leave me',
+    'he threatens to tell everyone my secrets',
+    'he says he will take the kids if i leave',
+    "my mum's boyfriend is horrible to her",
+    "my sister's husband controls her money",
+    "i'm worried about my neighbour, she always has bruises",
+    'i think my friend is in an abusive relationship',
+    'how can i tell if someone is being abused',
+    'my daughter is scared of her boyfriend',
+    'i need help with rent arrears',
+    'can i get help with a deposit',
+    'where can i get furniture',
+    'can i stay in my home',
+    'can he be removed from the tenancy',
+    "i'm a man, can i get help",
+    'is there help in polish',
+    'what are my rights as a tenant',
+    'thank you',
+    "that's helpful",
+    'goodbye',
+    'hi',
+    'hello is anyone there',
+    'menu',
+    'start again',
+    'stop',
+    'no thanks',
+    'not right now',
+    "i'm fine",
+    'maybe later',
+    'what is the number for the helpline',
+    "what is the men's advice line number",
+    'is refuge for women only',
+    'can i bring my cat to a refuge',
+    'i want to move to another area',
+    'how do i get priority need',
+    'am i homeless if i leave',
+    "he's never been violent but he scares me",
+    'he has never hit me',
+    "he doesn't hit me but he controls everything",
+    'my partner gets angry a lot',
+    'my husband drinks too much',
+    "i don't feel loved",
+    'i want to save my marriage',
+    'i want to know my options',
+    'i was assaulted last year and it still affects me',
+    'i had an abusive relationship in my twenties',
+    'my father was violent when i was a kid',
+    'i grew up with domestic abuse',
+    "i'm a social worker looking for information",
+    "i'm writing an essay on domestic abuse",
+    'how many people experience domestic abuse',
+    'what are the warning signs',
+    "i'm scared of my partner",
+    "i don't know what to do",
+    'i feel stuck',
+    'i feel so alone',
+    'my ex keeps texting me',
+    'he keeps calling me from withheld numbers',
+    'my ex sends me abusive messages',
+    'he posted my pictures online',
+    'he hacked my email',
+    'he put a tracker on my car',
+    "he's taking me to court",
+    'he has a solicitor',
+    'my court date is next week',
+    'the police are investigating',
+    'he was arrested last night',
+    "he's on bail",
+    'he breached his bail conditions last week',
+    'can i get a panic alarm',
+    'can you change my locks',
+    'he has a key to my house',
+    'i want the locks changed',
+    'my door was damaged and needs fixing',
+    'he broke my door when he kicked it in last year',
+    'how do i make my home safer',
+    'i want to install a camera',
+    'he lives around the corner',
+    'he works near my house',
+    'i keep seeing him around town',
+    "i'm moving house next week",
+    "i'm staying at my mum's for now",
+    "my kids are with me and we're safe",
+    'we left last night and we are safe now',
+    "he doesn't know where we are",
+    'thanks i feel better',
+    'i want to talk to someone about my feelings',
+    'do you have counselling',
+    "i can't sleep because of what happened",
+    'i have nightmares about him',
+    'i feel anxious all the time',
+    'my friend told me to message you',
+    'my support worker gave me this number',
+]
+
+
+@pytest.mark.parametrize("text,expected", POSITIVE)
+def test_detects_danger_with_category(detector, text, expected):
+    signal = detector.detect(text)
+    assert signal is not None, text
+    assert expected in signal.categories, (text, signal)
+
+
+@pytest.mark.parametrize("text", POSITIVE_MORE)
+def test_detects_more_danger(detector, text):
+    assert detector.detect(text) is not None, text
+
+
+@pytest.mark.parametrize("text", NEGATIVE + NEGATIVE_MORE)
+def test_ordinary_messages_are_not_emergencies(detector, text):
+    assert detector.detect(text) is None, (text, detector.detect(text))
+
+
+def test_every_example_in_the_pattern_file_is_detected(detector):
+    failures = []
+    for pattern_id, cat, text in examples(detector):
+        signal = detector.detect(text)
+        if signal is None or cat not in signal.categories:
+            failures.append((pattern_id, text, signal))
+    assert not failures
+    assert len(examples(detector)) > 200
+
+
+def test_not_danger_examples_in_the_pattern_file(detector):
+    assert detector.not_danger_examples
+    for text in detector.not_danger_examples:
+        assert detector.detect(text) is None, text
+
+
+def test_every_pattern_has_examples(detector):
+    assert all(p.examples for p in detector.patterns.values())
+    assert all(r.examples for r in detector.alone_rules)
+
+
+def test_all_categories_reachable(detector):
+    reachable = {p.category for p in detector.patterns.values()}
+    reachable |= {r.category for r in detector.alone_rules}
+    assert reachable == set(detector.categories)
+    assert {"attack_now", "weapon", "strangulation", "threat_to_kill", "intruder",
+            "child_in_danger", "fire", "hiding", "help_me", "suicide",
+            "third_party_witness"} <= reachable
+
+
+def test_caps_punctuation_and_spacing_do_not_matter(detector):
+    for text in ["he's got a knife", "HE'S GOT A KNIFE!!!", "hes got a knife",
+                 "he’s got a knife...", "he s got a knife", "  he has   a knife  "]:
+        assert category(detector, text) == "weapon", text
+
+
+def test_help_alone_but_not_help_with_something(detector):
+    for text in ["help", "HELP", "help me", "help me please", "please help", "plz help",
+                 "someone help", "HELP ME PLEASE", "help!!!", "helpppp", "i need help now"]:
+        assert "help_me" in detector.detect(text).categories, text
+    for text in ["can you help me", "help with housing", "I want help with housing",
+                 "can you help me find a refuge", "i need help with my rent",
+                 "how can you help", "help me understand my options"]:
+        assert detector.detect(text) is None, text
+
+
+def test_help_alone_in_its_own_sentence(detector):
+    assert category(detector, "Help. He is drunk") == "help_me"
+    assert detector.detect("hi, can you help me with my housing application") is None
+
+
+def test_past_events_are_not_emergencies_but_now_markers_win(detector):
+    assert detector.detect("last year he hit me") is None
+    assert detector.detect("he used to strangle me when we were together") is None
+    assert detector.detect("he hit me years ago") is None
+    assert category(detector, "he hit me years ago and he just hit me again") == "attack_now"
+    assert category(detector, "he used to hit me and now hes outside") == "intruder"
+    assert category(detector, "he hit me last year and he's outside right now") == "intruder"
+    assert category(detector, "he used to hit me and he's here now") == "intruder"
+
+
+def test_habits_are_not_emergencies_but_events_now_are(detector):
+    assert detector.detect("he hits me when he's drunk") is None
+    assert detector.detect("he's been hitting me for years") is None
+    assert detector.detect("my ex keeps turning up at my work") is None
+    assert category(detector, "he keeps hitting me") == "attack_now"
+    assert category(detector, "he keeps punching me and he wont stop") == "attack_now"
+
+
+def test_law_questions_are_not_emergencies_unless_danger_is_now(detector):
+    assert detector.detect("is it illegal to threaten to kill someone") is None
+    assert detector.detect("can he be arrested for hitting me") is None
+    assert detector.detect("what is non fatal strangulation") is None
+    assert category(detector, "he's strangling me is that illegal") == "strangulation"
+    assert category(detector, "he just hit me can he be arrested") == "attack_now"
+
+
+def test_what_if_questions_are_not_emergencies(detector):
+    assert detector.detect("what should i do if he turns up at my house") is None
+    assert detector.detect("what happens if he breaks the order") is None
+    assert category(detector, "what do i do hes outside") == "intruder"
+    assert category(detector, "what do i do he has a knife") == "weapon"
+
+
+def test_threats_to_kill_stay_emergencies_even_when_conditional(detector):
+    assert category(detector, "if i leave he'll kill me") == "threat_to_kill"
+    assert category(detector, "he always says he will kill me") == "threat_to_kill"
+    assert detector.detect("he threatened to kill me 3 years ago") is None
+
+
+def test_suicide_category_kept_alongside_others(detector):
+    signal = detector.detect("he's hitting me and i want to die")
+    assert signal.category == "attack_now"
+    assert "suicide" in signal.categories
+
+
+def test_third_party_reports(detector):
+    assert category(detector, "I can hear my neighbour being beaten") == "third_party_witness"
+    assert category(detector, "my sister's boyfriend is hitting her right now") == "third_party_witness"
+    assert detector.detect("my friend's husband hits her sometimes what can she do") is None
+
+
+def test_misspellings_beyond_the_table_are_corrected(detector):
+    assert category(detector, "hes stranglng me") == "strangulation"
+    assert category(detector, "hes outsdie") == "intruder"
+    assert category(detector, "hes got a kniffe") == "weapon"
+    assert category(detector, "he's atacking me") == "attack_now"
+    assert category(detector, "hidign") == "hiding"
+
+
+def test_real_words_are_never_corrected_into_danger(detector):
+    for text in ["he's cooking", "my wife is here to help with the forms", "he's acting strange",
+                 "i was stranded at the station", "the heating is broken", "we are streaming a film",
+                 "she's attaching the documents"]:
+        assert detector.detect(text) is None, text
+    for word in ["cooking", "wife", "strange", "stranded", "struggled", "bathing", "tapped"]:
+        assert detector._correct(word) == word
+
+
+def test_detect_accepts_the_doc_rasa_made(detector, saved_pipeline):
+    nlp = spacy.load(saved_pipeline)
+    text = "HES GT A KNIF"
+    from_doc = detector.detect(text, doc=nlp(text.lower()))
+    assert from_doc == detector.detect(text)
+    assert from_doc.category == "weapon"
+
+
+def test_detect_works_with_a_plain_blank_pipeline():
+    detector = DangerDetector.load(nlp=spacy.blank("en"))
+    assert detector.detect("hes gt a knif").category == "weapon"
+
+
+def test_empty_and_odd_input(detector):
+    for text in [None, "", "   ", "!!!", "\n\n", "😭", "x" * 20000]:
+        assert detector.detect(text) is None
+    assert detector.detect("help " + "x " * 10000) is None or True  # must not raise
+
+
+def test_signal_carries_no_text(detector):
+    signal = detector.detect("hes got a knife")
+    assert isinstance(signal, DangerSignal)
+    assert set(signal.as_dict()) == {"category", "pattern_id", "categories", "strength"}
+    assert "knife" not in repr(signal.as_dict()).replace("weapon.", "")
+
+
+def test_module_level_detect():
+    from bot.nlu import danger
+    assert danger.detect("he's strangling me").category == "strangulation"
+    assert danger.detect("what is coercive control") is None
+
+
+def test_pattern_language():
+    lists = {"WHO": ["he", "she"]}
+    assert compile_pattern("$WHO 's? here", lists) == [
+        {"ORTH": {"IN": ["he", "she"]}}, {"ORTH": "'s", "OP": "?"}, {"ORTH": "here"}]
+    assert compile_pattern("a ... b", lists)[1:5] == [{"OP": "?"}] * 4
+    with pytest.raises(PatternError):
+        compile_pattern("$NOPE here", lists)
+    with pytest.raises(PatternError):
+        compile_pattern("a? b*", lists)
+
+
+def test_pattern_file_errors_are_reported(tmp_path):
+    src = spacy_pipeline.PATTERNS_DIR
+    (tmp_path / "normalise.yml").write_text((src / "normalise.yml").read_text())
+    data = yaml.safe_load((src / "danger.yml").read_text())
+    data["patterns"][0]["category"] = "no_such_category"
+    (tmp_path / "danger.yml").write_text(yaml.safe_dump(data))
+    with pytest.raises(PatternError):
+        DangerDetector.load(patterns_dir=tmp_path)
+
+
+# --------------------------------------------------------------------------- the Rasa component
+
+@pytest.fixture(scope="session")
+def rasa_message_factory(saved_pipeline):
+    """Make a Message the way the NLU pipeline does: SpacyNLP (our pipeline) then SpacyTokenizer."""
+    from rasa.nlu.tokenizers.spacy_tokenizer import SpacyTokenizer
+    from rasa.nlu.utils.spacy_utils import SpacyNLP
+    from rasa.shared.nlu.training_data.message import Message
+
+    spacy_nlp = SpacyNLP.create({"model": str(saved_pipeline)}, None, None, None)
+    model = spacy_nlp.provide()
+    tokenizer = SpacyTokenizer.create(SpacyTokenizer.get_default_config(), None, None, None)
+
+    def make(text: str, intent: str = "greet", confidence: float = 0.97) -> Message:
+        message = Message(data={"text": text})
+        spacy_nlp.process([message], model)
+        tokenizer.process([message])
+        # what DIET would have left
+        message.set("intent", {"name": intent, "confidence": confidence}, add_to_output=True)
+        message.set("intent_ranking", [
+            {"name": intent, "confidence": confidence},
+            {"name": "emergency", "confidence": 0.02},
+            {"name": "ask_housing", "confidence": 0.01},
+        ], add_to_output=True)
+        return message
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def component():
+    from bot.nlu.emergency_component import EmergencyDetector
+    return EmergencyDetector.create(EmergencyDetector.get_default_config(), None, None, None)
+
+
+def test_rasa_spacy_components_work_with_our_pipeline(rasa_message_factory):
+    message = rasa_message_factory("HES GT A KNIF")
+    assert message.get("text_spacy_doc") is not None
+    assert [t.text for t in message.get("text_tokens")] == ["hes", "gt", "a", "knif"] or \
+        [t.text for t in message.get("text_tokens")] == ["he", "s", "gt", "a", "knif"]
+    assert [t.lemma for t in message.get("text_tokens")][-1] == "knife"
+
+
+def test_component_forces_emergency(component, rasa_message_factory):
+    message = rasa_message_factory("hes chokin me", intent="greet", confidence=0.97)
+    component.process([message])
+    assert message.get("intent") == {"name": "emergency", "confidence": 1.0}
+    ranking = message.get("intent_ranking")
+    assert ranking[0] == {"name": "emergency", "confidence": 1.0}
+    assert [r["name"] for r in ranking].count("emergency") == 1
+    assert all(r["confidence"] == 0.0 for r in ranking[1:])
+    danger = message.get("danger")
+    assert danger["category"] == "strangulation"
+    assert danger["source"] == "rules" and danger["classifier_intent"] == "greet"
+    assert "chokin" not in repr(danger)
+    out = message.as_dict(only_output_properties=True)
+    assert out["intent"]["name"] == "emergency" and "danger" in out
+
+
+def test_fallback_classifier_does_not_undo_forced_emergency(component, rasa_message_factory):
+    from rasa.nlu.classifiers.fallback_classifier import FallbackClassifier
+
+    message = rasa_message_factory("he's outside my house", intent="ask_housing", confidence=0.99)
+    component.process([message])
+    fallback = FallbackClassifier.create(
+        {**FallbackClassifier.get_default_config(), "threshold": 0.5, "ambiguity_threshold": 0.05},
+        None, None, None)
+    fallback.process([message])
+    assert message.get("intent")["name"] == "emergency"
+
+
+def test_component_leaves_ordinary_messages_to_diet(component, rasa_message_factory):
+    message = rasa_message_factory("last year he hit me", intent="describe_abuse", confidence=0.8)
+    component.process([message])
+    assert message.get("intent") == {"name": "describe_abuse", "confidence": 0.8}
+    assert message.get("danger") is None
+
+
+def test_component_without_spacy_doc(component):
+    from rasa.shared.nlu.training_data.message import Message
+
+    message = Message(data={"text": "HELP ME PLEASE"})
+    component.process([message])
+    assert message.get("intent")["name"] == "emergency"
+    assert message.get("danger")["category"] == "help_me"
+    empty = Message(data={"text": ""})
+    component.process([empty])
+    assert empty.get("intent") is None
+
+
+def test_component_fails_safe(rasa_message_factory):
+    from bot.nlu.emergency_component import EmergencyDetector
+
+    class Broken:
+        def detect(self, *args, **kwargs):
+            raise RuntimeError("boom")
+
+    broken = EmergencyDetector(EmergencyDetector.get_default_config(), detector=Broken())
+    message = rasa_message_factory("anything at all")
+    broken.process([message])
+    assert message.get("intent")["name"] == "emergency"
+
+
+def test_component_is_registered_and_placed_in_config():
+    from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+    from bot.nlu.emergency_component import EmergencyDetector
+
+    registered = DefaultV1Recipe._from_registry("bot.nlu.emergency_component.EmergencyDetector")
+    assert registered.clazz is EmergencyDetector
+    assert DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER in registered.types
+    assert not registered.is_trainable
+
+    names = [c["name"] for c in yaml.safe_load((ROOT / "config.yml").read_text())["pipeline"]]
+    here = names.index("bot.nlu.emergency_component.EmergencyDetector")
+    assert names.index("DIETClassifier") < here < names.index("FallbackClassifier")
+    spacy_model = next(c for c in yaml.safe_load((ROOT / "config.yml").read_text())["pipeline"]
+                       if c["name"] == "SpacyNLP")["model"]
+    assert spacy_model == str(spacy_pipeline.DEFAULT_OUTPUT)
+
+
+def test_emergency_training_examples():
+    data = yaml.safe_load((ROOT / "data" / "nlu" / "emergency.yml").read_text())
+    assert data["version"] == "3.1"
+    (block,) = [b for b in data["nlu"] if b.get("intent") == "emergency"]
+    lines = [l[2:] for l in block["examples"].splitlines() if l.startswith("- ")]
+    assert len(lines) >= 40 and len(set(lines)) == len(lines)
