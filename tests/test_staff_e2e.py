@@ -14,7 +14,6 @@ Invented people and Ofcom drama numbers only.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import http.client
 import json
 import os
