@@ -109,3 +109,51 @@ async def test_database_down_stores_nothing_and_says_so(settings, caplog):
     await broken.dispose()
     assert outcome.status == "failed" and outcome.reference is None
     assert "Morwenna" not in caplog.text and "Imaginary" not in caplog.text
+
+
+def tracker(slot_values, channel="sms"):
+    from rasa_sdk import Tracker
+
+    events = [{"event": "active_loop", "name": "concern_form", "timestamp": 42.0}]
+    return Tracker("c" * 64, dict(slot_values), {"intent": {"name": "deny"}, "text": "no"}, events, False,
+                   None, {"name": "concern_form"}, "action_listen")
+
+
+async def run_submit(slot_values, monkeypatch, outcome=("created", "apple-river-stone")):
+    from rasa_sdk.executor import CollectingDispatcher
+
+    from actions.concern import SubmitConcern
+    from bot.callbacks import service
+
+    calls = []
+
+    async def fake_save(slots_, sender, started, channel, **kw):
+        calls.append((sender, started, channel))
+        return service.Outcome(*outcome)
+
+    monkeypatch.setattr(concern, "save", fake_save)
+    dispatcher = CollectingDispatcher()
+    events = await SubmitConcern().run(dispatcher, tracker(slot_values), {})
+    return dispatcher.messages, events, calls
+
+
+async def test_submit_action_records_and_says_what_happens_next(monkeypatch):
+    messages, events, calls = await run_submit(slots(), monkeypatch)
+    assert [m["response"] for m in messages] == ["utter_concern_recorded"]
+    assert messages[0]["concern_reference"] == "apple-river-stone"
+    assert calls == [("c" * 64, 42.0, "web")]  # no input channel in this stand-in tracker
+    assert {e["name"]: e["value"] for e in events if e["event"] == "slot"} == {
+        **{s: None for s in concern.FORM_SLOTS}, "requested_slot": None}
+    assert not any(e["event"] == "followup" for e in events)
+
+
+async def test_a_reporter_who_wants_a_call_back_goes_on_to_the_callback_booking(monkeypatch):
+    _, events, _ = await run_submit(slots(**{concern.CALLBACK: True}), monkeypatch)
+    assert {"event": "followup", "name": "callback_form", "timestamp": None} in events
+
+
+async def test_no_consent_or_a_failed_save_records_nothing_and_says_so(monkeypatch):
+    messages, _, calls = await run_submit(slots(**{concern.CONSENT: False}), monkeypatch)
+    assert [m["response"] for m in messages] == ["utter_concern_not_recorded"] and calls == []
+    messages, _, _ = await run_submit(slots(), monkeypatch, outcome=("failed", None))
+    assert [m["response"] for m in messages] == ["utter_concern_save_failed"]
