@@ -143,6 +143,7 @@ class Profile(BaseModel):
 
     def slots(self) -> Dict[str, str]:
         """Flat values that responses can use as {placeholders} (see bot/nlg.py)."""
+        ask_team = f"ask the {self.team.name} on {self.team.phone}"
         values = {
             "org_name": self.organisation.name,
             "org_short_name": self.organisation.short_name,
@@ -154,9 +155,10 @@ class Profile(BaseModel):
             "sanctuary_scheme": self.sanctuary_scheme,
             "retention_closed_days": str(self.retention.closed_days),
             "retention_untouched_days": str(self.retention.untouched_days),
-            "refuges": "; ".join(_describe(s) for s in self.refuges) or "",
-            "idva_services": "; ".join(_describe(s) for s in self.idva_services) or "",
-            "perpetrator_services": "; ".join(_describe(s) for s in self.perpetrator_services) or "",
+            # An empty list must still read well after "Local:": point to the team instead.
+            "refuges": "; ".join(_describe(s) for s in self.refuges) or ask_team,
+            "idva_services": "; ".join(_describe(s) for s in self.idva_services) or ask_team,
+            "perpetrator_services": "; ".join(_describe(s) for s in self.perpetrator_services) or ask_team,
         }
         for key, url in self.links.items():
             values[f"link_{key}"] = str(url)

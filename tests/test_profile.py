@@ -70,3 +70,13 @@ def test_cache_reloads_on_change_and_keeps_last_good(tmp_path):
     path.write_text("organisation: {}")
     os.utime(path, ns=(time.time_ns(), time.time_ns() + 2_000_000))
     assert cache.get().organisation.name == "Southmere District Council"
+
+
+def test_empty_service_lists_still_read_well(tmp_path):
+    data = example()
+    data["refuges"] = []
+    data["idva_services"] = []
+    data["perpetrator_services"] = []
+    slots = load_profile(write(tmp_path, data)).slots()
+    for key in ("refuges", "idva_services", "perpetrator_services"):
+        assert slots[key] == "ask the Domestic Abuse Support Team on 0113 496 0123"
