@@ -39,9 +39,12 @@ from bot.nlu import spacy_pipeline
 logger = logging.getLogger(__name__)
 
 DANGER_FILE = "danger.yml"
-MAX_CHARS = 5000  # bounds work on pasted essays; danger is stated early in real messages
+# Bounds the work on pasted essays (matching costs ~0.2 ms a word); danger is stated early in
+# real messages, and an SMS is at most ~1600 characters.
+MAX_CHARS = 4000
+MAX_WORDS = 600
 GAP = 4  # "..." in a pattern = up to this many words
-END = "$$"  # at the end of a guard line: only counts as the last word of its clause
+END = "$$"  # at the end of a line: only counts as the last words of a clause
 STRENGTHS = ("strong", "medium", "weak")
 SCOPES = ("clause", "sentence", "before", "message")
 _SENTENCE_PUNCT = set(".!?;…")
@@ -272,7 +275,12 @@ class DangerDetector:
             cancels = (self._check_cancels(dict(entry["cancelled_by"]), pid)
                        if "cancelled_by" in entry else self._strengths[strength])
             sources = list(entry.get("patterns") or [])
-            self._danger.add(pid, [compile_pattern(s, lists) for s in sources])
+            anywhere = [s for s in sources if not s.rstrip().endswith(END)]
+            at_end = [s.rstrip()[: -len(END)] for s in sources if s.rstrip().endswith(END)]
+            if anywhere:
+                self._danger.add(pid, [compile_pattern(s, lists) for s in anywhere])
+            if at_end:
+                self._danger.add(pid + END, [compile_pattern(s, lists) for s in at_end])
             if entry.get("unless"):
                 self._guards.add(f"unless:{pid}", [compile_pattern(s, lists) for s in entry["unless"]])
             self.patterns[pid] = _Pattern(pid, category, strength, cancels, sources,
@@ -349,6 +357,8 @@ class DangerDetector:
         clause = sentence = 0
         prev_lower = ""
         for tok in doc:
+            if len(reading.words) >= MAX_WORDS:
+                break
             text = tok.text
             if tok.is_space or not text.strip():
                 if "\n" in text:
@@ -411,11 +421,10 @@ class DangerDetector:
         strings = self._vocab.strings
 
         guard_spans: Dict[str, List[Tuple[int, int]]] = {}
-        n = len(reading.words)
         for match_id, start, end in self._guards(mdoc):
             key = strings[match_id]
             if key.endswith(END):
-                if end < n and reading.clause[end] == reading.clause[end - 1]:
+                if not self._ends_clause(reading, end):
                     continue
                 key = key[: -len(END)]
             guard_spans.setdefault(key, []).append((start, end))
@@ -428,7 +437,12 @@ class DangerDetector:
 
         found: List[Tuple[_Pattern, int, int]] = []
         for match_id, start, end in self._danger(mdoc):
-            pattern = self.patterns[strings[match_id]]
+            key = strings[match_id]
+            if key.endswith(END):
+                if not self._ends_clause(reading, end):
+                    continue
+                key = key[: -len(END)]
+            pattern = self.patterns[key]
             record = {"pattern_id": pattern.id, "category": pattern.category,
                       "strength": pattern.strength, "start": start, "end": end,
                       "cancelled_by": None}
@@ -459,6 +473,10 @@ class DangerDetector:
             categories = tuple(sorted({f[0].category for f in found}, key=self._priority.get))
             out["signal"] = DangerSignal(best.category, best.id, categories, best.strength)
         return out
+
+    @staticmethod
+    def _ends_clause(reading: _Reading, end: int) -> bool:
+        return end >= len(reading.words) or reading.clause[end] != reading.clause[end - 1]
 
     def _cancelled(self, pattern: _Pattern, start: int, end: int, reading: _Reading,
                    guard_spans: Dict[str, List[Tuple[int, int]]]) -> Optional[str]:

@@ -3,8 +3,12 @@
 Runs after DIETClassifier and before FallbackClassifier (config.yml). DIET's guess stands unless
 the deterministic detector (bot/nlu/danger.py, patterns in bot/nlu/patterns/danger.yml) finds danger
 happening now; then the intent becomes `emergency` with confidence 1.0, at the top of the ranking,
-and the message carries `danger` = {"category", "pattern_id", "categories", "strength", "source"}
-(no message text) for the dialogue and the statistics.
+and the message carries `danger` = {"category", "pattern_id", "categories", "strength", "source",
+"classifier_intent"} (no message text) for the dialogue and the statistics.
+
+Option `demote_guarded_emergency` (off by default): when DIET alone says `emergency` but the
+detector saw danger words that a reviewed guard cancelled (past event, habit, what-if, question
+about the law), use DIET's next intent instead and record `danger_guard` = {"cancelled_by": [...]}.
 """
 from __future__ import annotations
 
@@ -47,6 +51,8 @@ class EmergencyDetector(GraphComponent, IntentClassifier):
             "intent": "emergency",
             # folder with danger.yml and normalise.yml; None = bot/nlu/patterns
             "patterns_dir": None,
+            # see the module docstring
+            "demote_guarded_emergency": False,
         }
 
     @staticmethod
@@ -80,16 +86,37 @@ class EmergencyDetector(GraphComponent, IntentClassifier):
             return
         try:
             # SpacyNLP already tokenized and normalised the text with our pipeline.
-            signal = self._detector.detect(text, doc=message.get(SPACY_DOCS[TEXT]))
-        except Exception:  # noqa: BLE001 - a crash here must not stop the reply
-            logger.exception("Danger detector failed; treating the message as an emergency")
+            result = self._detector.explain(text, doc=message.get(SPACY_DOCS[TEXT]))
+            signal = result["signal"]
+        except Exception as exc:  # noqa: BLE001 - a crash here must not stop the reply
+            # Type only: an exception's message could quote words from the user's text.
+            logger.error("Danger detector failed (%s); treating the message as an emergency",
+                         type(exc).__name__)
             self._force(message, {"category": "unknown", "pattern_id": "detector_error",
                                   "categories": [], "strength": "strong"})
             return
         if signal is None:
+            if self.component_config["demote_guarded_emergency"]:
+                self._maybe_demote(message, result["matches"])
             return
         self._force(message, signal.as_dict())
         logger.debug("Emergency forced: category=%s pattern=%s", signal.category, signal.pattern_id)
+
+    def _maybe_demote(self, message: Message, matches: List[Dict[str, Any]]) -> None:
+        name = self.component_config["intent"]
+        if (message.get(INTENT) or {}).get(INTENT_NAME_KEY) != name:
+            return
+        guards = sorted({m["cancelled_by"] for m in matches
+                         if m["cancelled_by"] in self._detector.guard_names})
+        if not guards:
+            return
+        others = [dict(e) for e in message.get(INTENT_RANKING_KEY) or []
+                  if e.get(INTENT_NAME_KEY) != name]
+        if not others:
+            return
+        message.set(INTENT, dict(others[0]), add_to_output=True)
+        message.set(INTENT_RANKING_KEY, others, add_to_output=True)
+        message.set("danger_guard", {"cancelled_by": guards}, add_to_output=True)
 
     def _force(self, message: Message, danger: Dict[str, Any]) -> None:
         name = self.component_config["intent"]
