@@ -1430,3 +1430,13 @@ def test_component_can_demote_a_guarded_classifier_emergency(rasa_message_factor
     past2 = rasa_message_factory("last year he hit me", intent="emergency", confidence=0.9)
     default.process([past2])
     assert past2.get("intent")["name"] == "emergency" and past2.get("danger") is None
+
+
+@pytest.mark.parametrize("text", [
+    "it's not safe to call me in the evening", "don't call me when he's home",
+    "call me when he's out", "weekday mornings when he's at work", "07700 900123", "after 6pm",
+    "tonight", "any time", "only text, he checks my phone", "he's home at 6 so before then",
+])
+def test_callback_form_answers_are_not_emergencies(detector, text):
+    # An emergency interrupts any form, so ordinary answers to the callback questions must not.
+    assert detector.detect(text) is None
