@@ -60,7 +60,12 @@ def nlu_report(model: Path, heldout: Path, out: Path) -> Dict:
 
 
 async def _parse_all(model: Path, messages: List[str]) -> List[str]:
+    import logging
+
     from rasa.core.agent import Agent
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.WARNING)  # Rasa logs each parsed message's text at DEBUG
 
     agent = Agent.load(str(model))
     intents = []
