@@ -36,7 +36,7 @@ from bot.storage.migrate import upgrade
 pytestmark = [pytest.mark.postgres, pytest.mark.stack]
 
 RECORD_EXP = 20
-PREFIX = "dasupport"  # key_prefix in endpoints.production.yml
+PREFIX = "dasupport:tracker:"  # Rasa prepends key_prefix "dasupport" from endpoints.production.yml
 MESSAGES = ["hello", "show me the menu", "thanks", "what can you help with", "ok",
             "who can i talk to", "thank you", "menu", "cheers", "hi"]
 
