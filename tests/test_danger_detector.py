@@ -417,6 +417,29 @@ POSITIVE_MORE = [
     'she hit me with a pan',
     'she is stabbing me',
     "he's pointing a gun at me",
+    # thrown about, head smashed, improvised weapons
+    'she shoved me down the steps',
+    'he is bashing my head off the floor',
+    'he broke a plate and ran at me with it',
+    # threats to kill, told as a deadline or "finish off"
+    'he texted that we will be dead by the morning',
+    'tonight is the night she finishes me off',
+    # getting in over walls, through glass
+    'a man is scaling our garden wall',
+    "he's smashing the glass panel in the back door",
+    # fire pushed in or furniture lit
+    'someone shoved a lit firework through the letterbox',
+    "he's set the sofa on fire",
+    # cannot call because he is near
+    "can't phone anyone he's downstairs",
+    # child hurt now
+    'my stepmum is slapping my baby brother',
+    # suicide in progress: a drop, means in hand, poison
+    'i am standing on the railway tracks',
+    'im sat on the roof',
+    'got the rope in my hand',
+    'i just drank weedkiller',
+    'im about to jump',
 ]
 
 # A third batch: British slang, bodies, pills, smoke, covert messages.
@@ -1056,6 +1079,26 @@ NEGATIVE_MORE = [
     'i keep seeing him around town',
     "i'm moving house next week",
     "i'm staying at my mum's for now",
+    # figurative killing
+    'these heels are killing me',
+    'the waiting is killing me',
+    'that video killed me',
+    'i could kill for a pizza',
+    'my dad will kill me if he sees my grades',
+    # past, law and general questions
+    'he slapped me back in june and i never reported it',
+    'he kicked me on new years day 2019',
+    'that was the day he hit me in front of my mum',
+    'when i first left he threatened me with a knife',
+    'he shoved me against the wall but that was months back',
+    'can you get done for strangling someone',
+    'is there help for women who hit their partners',
+    'i still miss her even though she hurt me',
+    'my grandad has a firearm certificate for his rifle',
+    'he keeps a machete in the shed',
+    'my toddler choked on a sweet but he is ok now',
+    'that threw me off my stride',
+    'i sat on the edge of the bath and cried',
     "my kids are with me and we're safe",
     'we left last night and we are safe now',
     "he doesn't know where we are",
