@@ -72,6 +72,9 @@ class Stack:
             TF_CPP_MIN_LOG_LEVEL="2",
             SQLALCHEMY_SILENCE_UBER_WARNING="1",
         )
+        # A Rasa server that dies mid-turn leaves its conversation lock behind; with Rasa's default
+        # 60 s lifetime the instance taking over would wait past the gateway's 10 s timeout.
+        env.setdefault("TICKET_LOCK_LIFETIME", "5")
         if env.get("LOG_LEVEL", "INFO").upper() not in SAFE_LEVELS:
             env["LOG_LEVEL"] = "INFO"
         return env

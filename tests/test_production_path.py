@@ -109,7 +109,9 @@ def turns_in(tracker_json):
     return out
 
 
-async def converse(session, url, sender, messages, pause=0.0, on_turn=None):
+async def converse(session, url, sender, messages, pause=0.0, on_turn=None, red=None):
+    """Run one conversation; with `red`, also return its tracker as stored right after the last
+    turn (before the short test expiry can remove it)."""
     replies = []
     for i, text in enumerate(messages):
         async with session.post(url, json={"sender": sender, "message": text},
@@ -120,6 +122,8 @@ async def converse(session, url, sender, messages, pause=0.0, on_turn=None):
             await on_turn(sender, i)
         if pause:
             await asyncio.sleep(pause)
+    if red is not None:
+        return replies, tracker(red, sender)
     return replies
 
 
@@ -168,16 +172,16 @@ def test_killing_one_rasa_moves_its_conversations_to_the_other(prod_stack, red):
     async def run():
         async with aiohttp.ClientSession() as session:
             return await asyncio.gather(*(
-                converse(session, url, s, MESSAGES, pause=0.05, on_turn=maybe_kill) for s in senders))
+                converse(session, url, s, MESSAGES, pause=0.05, on_turn=maybe_kill, red=red) for s in senders))
 
     try:
-        all_replies = asyncio.run(run())
+        results = asyncio.run(run())
         assert killed.is_set()
-        for sender, replies in zip(senders, all_replies):
+        for sender, (replies, stored_tracker) in zip(senders, results):
             fallbacks = [i for i, r in enumerate(replies) if is_fallback(r)]
             assert len(fallbacks) <= 1  # at most the in-flight turn
             assert not is_fallback(replies[-1])  # it carried on afterwards
-            stored = [user for user, _ in turns_in(tracker(red, sender))]
+            stored = [user for user, _ in turns_in(stored_tracker)]
             expected = [m for i, m in enumerate(MESSAGES) if i not in fallbacks]
             assert stored == expected  # the other instance continued the same tracker
     finally:
