@@ -90,6 +90,10 @@ export async function chatState(page) {
 
 /** Run axe-core (WCAG 2.0/2.1/2.2 A and AA rules) and save the full result. */
 export async function axe(page, name) {
+  // Scan from the top: the sticky "Exit this page" bar (required, as in GOV.UK's component) lies over
+  // whatever content is scrolled beneath it, and axe's target-size rule then reports that content as
+  // an overlapped target, so the result would depend on where the chat happened to scroll.
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.addScriptTag({ path: AXE_PATH });
   const result = await page.evaluate(() => window.axe.run(document, {
     runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'] },
