@@ -16,6 +16,7 @@ from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.form_validators import add_slot_validators
 from bot.callbacks import form, service
 
 
@@ -62,17 +63,7 @@ class ValidateCallbackForm(FormValidationAction):
         return updates
 
 
-def _make_validator(slot: str):
-    def validate(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                 domain: DomainDict) -> Dict[Text, Any]:
-        return self._validate(slot, slot_value, dispatcher, tracker)
-
-    validate.__name__ = f"validate_{slot}"
-    return validate
-
-
-for _slot in form.FORM_SLOTS:
-    setattr(ValidateCallbackForm, f"validate_{_slot}", _make_validator(_slot))
+add_slot_validators(ValidateCallbackForm, form.FORM_SLOTS)
 
 
 class AskCallbackConfirm(Action):

@@ -14,6 +14,7 @@ from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.form_validators import add_slot_validators
 from bot import concern
 
 
@@ -49,17 +50,7 @@ class ValidateConcernForm(FormValidationAction):
         return updates
 
 
-def _make_validator(slot: str):
-    def validate(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                 domain: DomainDict) -> Dict[Text, Any]:
-        return self._validate(slot, slot_value, dispatcher, tracker)
-
-    validate.__name__ = f"validate_{slot}"
-    return validate
-
-
-for _slot in concern.FORM_SLOTS:
-    setattr(ValidateConcernForm, f"validate_{_slot}", _make_validator(_slot))
+add_slot_validators(ValidateConcernForm, concern.FORM_SLOTS)
 
 
 class SubmitConcern(Action):
