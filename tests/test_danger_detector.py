@@ -163,10 +163,8 @@ POSITIVE = [
     ('he wants me dead', 'threat_to_kill'),
     ('she is trying to kill me', 'threat_to_kill'),
     ('hes gonna murder me', 'threat_to_kill'),
-    ("he told me i'm dead when he finds me", 'threat_to_kill'),
     ('i think he will kill me', 'threat_to_kill'),
     ('he kil me', 'threat_to_kill'),
-    ('he keeps saying he will kill me if i leave', 'threat_to_kill'),
     ("he's threatening to kill himself and me", 'threat_to_kill'),
     ("he's outside", 'intruder'),
     ('hes outside', 'intruder'),
@@ -1214,9 +1212,17 @@ def test_what_if_questions_are_not_emergencies(detector):
     assert category(detector, "what do i do he has a knife") == "weapon"
 
 
-def test_threats_to_kill_stay_emergencies_even_when_conditional(detector):
-    assert category(detector, "if i leave he'll kill me") == "threat_to_kill"
-    assert category(detector, "he always says he will kill me") == "threat_to_kill"
+def test_threats_to_kill_now_are_danger_but_conditional_or_repeated_ones_are_not(detector):
+    # Immediate danger is about this minute. A threat that depends on something that has not
+    # happened, or a threat made many times before, is answered by the guidance (which takes
+    # threats to kill seriously and gives 999 as general advice), not by the emergency reply.
+    assert category(detector, "he's saying he'll kill me") == "threat_to_kill"
+    assert category(detector, "hes going to kill me when he gets here") == "threat_to_kill"
+    assert category(detector, "this is the night he finishes me off") == "threat_to_kill"
+    assert detector.detect("if i leave he'll kill me") is None
+    assert detector.detect("he keeps saying he will kill me if i leave") is None
+    assert detector.detect("he always says he will kill me") is None
+    assert detector.detect("he's threatened to kill me loads of times over the years") is None
     assert detector.detect("he threatened to kill me 3 years ago") is None
 
 
@@ -1482,4 +1488,36 @@ def test_component_can_demote_a_guarded_classifier_emergency(rasa_message_factor
 ])
 def test_callback_form_answers_are_not_emergencies(detector, text):
     # An emergency interrupts any form, so ordinary answers to the callback questions must not.
+    assert detector.detect(text) is None
+
+
+# Wider vocabulary (our own phrasings, written after set B was read; set C measures it blind).
+@pytest.mark.parametrize("text,expected", [
+    ("hes yanking me by my hair", "attack_now"),
+    ("she's swinging a cricket bat at me", "weapon"),
+    ("hes trying to pick the lock", "intruder"),
+    ("he's coming up the path", "intruder"),
+    ("somethings burning outside the front door", "fire"),
+    ("got the pills ready", "suicide"),
+    ("cant talk hes right there", "hiding"),
+    ("come quick", "help_me"),
+    ("im on the railway bridge", "suicide"),
+    ("he keeps saying no one will ever find my body", "threat_to_kill"),
+    ("hes chucking her about upstairs", "attack_now"),
+])
+def test_wider_danger_vocabulary(detector, text, expected):
+    assert category(detector, text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "i'm hiding the birthday presents from my son",
+    "the fire alarm keeps beeping",
+    "she's killing it at uni",
+    "that documentary about a man who strangled his wife upset me",
+    "someone's at the door, probably a delivery",
+    "no one is hitting me, i just want advice",
+    "he broke my wrist in june",
+    "i'm not in danger now",
+])
+def test_wider_vetoes_and_guards(detector, text):
     assert detector.detect(text) is None

@@ -139,11 +139,18 @@ def compile_pattern(source: str, lists: Dict[str, List[str]]) -> List[Dict[str, 
     return tokens
 
 
+def _check_word(word: Any, where: str) -> None:
+    # YAML 1.1 reads bare on/off/yes/no as booleans: "no" would silently become "false".
+    if isinstance(word, bool):
+        raise PatternError(f"{where}: a bare yes/no/on/off was read as {word}; put the word in quotes")
+
+
 def _expand_lists(raw: Dict[str, Any]) -> Dict[str, List[str]]:
     lists: Dict[str, List[str]] = {}
     for name, words in (raw or {}).items():
         out: List[str] = []
         for w in words:
+            _check_word(w, f"list {name}")
             w = str(w).strip().lower()
             if " " in w or not w:
                 raise PatternError(f"list {name}: {w!r} must be one word")
@@ -290,6 +297,9 @@ class DangerDetector:
         for entry in cfg.get("alone") or []:
             if entry["category"] not in self._priority:
                 raise PatternError(f"{entry['id']}: unknown category")
+            for key in ("any_of", "all_of", "with_only"):
+                for w in entry.get(key) or []:
+                    _check_word(w, f"{entry['id']} {key}")
             any_of = {str(w).lower() for w in entry["any_of"]}
             all_of = {str(w).lower() for w in entry.get("all_of") or []}
             with_only = any_of | all_of | {str(w).lower() for w in entry["with_only"]}
