@@ -7,18 +7,22 @@ measured in the same run rather than asserting timings, which are flaky on share
 Scenarios:
   overhead   sequential turns through the gateway vs straight to Rasa's REST channel (interleaved)
   emergency  emergency reply vs an ordinary reply through the gateway (interleaved)
-  load       N concurrent conversations of several turns, through the gateway and straight to Rasa
+  load       N people chatting at once (think time between turns), through the gateway and straight
+             to Rasa; then flat out (no think time) for the saturation throughput
   long       one 100-turn conversation: latency at turn 1 vs turn 100
-  scale      throughput of two Rasa instances against one at the same concurrency (needs Redis)
+  scale      two Rasa instances against one on Redis: the highest rate of turns each serves with
+             p95 within the same target (open-loop load stepped up)
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import datetime as dt
 import json
 import os
 import platform
+import random
 import secrets
 import statistics
 import sys
@@ -127,6 +131,87 @@ async def load(url: str, conversations: int, turns: int) -> Dict:
     return result
 
 
+async def paced_load(url: str, conversations: int, turns: int, think: Sequence[float],
+                     seed: int = 7) -> Dict:
+    """`conversations` people chatting at once, each waiting `think` seconds (uniform between the
+    two bounds) between reading a reply and sending the next message, starts spread over the first
+    think time. This is what "N concurrent conversations" means for a chat service."""
+    rng = random.Random(seed)
+    latencies: List[float] = []
+    errors = 0
+    connector = aiohttp.TCPConnector(limit=conversations + 10)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        async def conversation(delay: float, pauses: List[float]) -> None:
+            nonlocal errors
+            sender = secrets.token_hex(16)
+            await asyncio.sleep(delay)
+            for t in range(turns):
+                try:
+                    latencies.append(await one_turn(session, url, sender, ORDINARY[t % len(ORDINARY)]))
+                except Exception:
+                    errors += 1
+                if t + 1 < turns:
+                    await asyncio.sleep(pauses[t])
+
+        plans = [(rng.uniform(0, think[1]), [rng.uniform(*think) for _ in range(turns)])
+                 for _ in range(conversations)]
+        start = time.perf_counter()
+        await asyncio.gather(*(conversation(d, p) for d, p in plans))
+        wall = time.perf_counter() - start
+    result = summary(latencies)
+    result.update(errors=errors, wall_s=round(wall, 2), throughput_tps=round(len(latencies) / wall, 1))
+    return result
+
+
+async def offered_rate(url: str, rate: float, duration: float, pool: int = 400) -> Dict:
+    """Open-loop load: a new turn every 1/rate seconds whatever the replies are doing, each from a
+    conversation that is not waiting for a reply (turns of one conversation never overlap)."""
+    idle = collections.deque(secrets.token_hex(16) for _ in range(pool))
+    latencies: List[float] = []
+    errors = skipped = 0
+    connector = aiohttp.TCPConnector(limit=pool + 10)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        async def turn(sender: str, i: int) -> None:
+            nonlocal errors
+            try:
+                latencies.append(await one_turn(session, url, sender, ORDINARY[i % len(ORDINARY)]))
+            except Exception:
+                errors += 1
+            idle.append(sender)
+
+        tasks = []
+        start = time.perf_counter()
+        for i in range(int(rate * duration)):
+            await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
+            if not idle:
+                skipped += 1
+                continue
+            tasks.append(asyncio.create_task(turn(idle.popleft(), i)))
+        await asyncio.gather(*tasks)
+        wall = time.perf_counter() - start
+    result = summary(latencies)
+    # over the whole step (the last turns are sent just before its end)
+    result.update(offered_tps=rate, achieved_tps=round(len(latencies) / max(wall, duration), 1), errors=errors,
+                  skipped=skipped)
+    return result
+
+
+async def rate_search(url: str, rates: Sequence[float], duration: float, p95_target_ms: float) -> Dict:
+    """Step the offered rate up until p95 passes the target (or turns fail); report the highest
+    rate served within the target."""
+    steps = []
+    best = 0.0
+    for rate in rates:
+        step = await offered_rate(url, rate, duration)
+        steps.append(step)
+        ok = step["errors"] == 0 and step["skipped"] == 0 and step["p95_ms"] <= p95_target_ms
+        if ok:
+            best = max(best, step["achieved_tps"])
+        if step["p95_ms"] > 3 * p95_target_ms or step["errors"]:
+            break
+    return {"p95_target_ms": p95_target_ms, "max_tps_within_target": best, "steps": steps}
+
+
 async def long_conversation(stack: Stack, turns: int = 100) -> Dict:
     url = stack.url + "/webhooks/rest/webhook"
     sender = secrets.token_hex(16)
@@ -186,24 +271,22 @@ def redis_endpoints(path: Path, record_exp: int = 3600) -> Path:
     return path
 
 
-def scale(tmp: Path, conversations: Sequence[int], turns: int) -> Dict:
-    """Throughput of two Rasa instances against one, both on the shared Redis tracker store."""
+def scale(tmp: Path, rates: Sequence[float], duration: float, p95_target_ms: float) -> Dict:
+    """Two Rasa instances against one, both on the shared Redis tracker store: the highest rate of
+    turns each serves through the gateway with p95 within the same target."""
     out: Dict = {}
     for instances in (1, 2):
         base = redis_endpoints(tmp / f"endpoints-{instances}.yml")
         stack = start_stack(tmp / f"scale-{instances}", instances, endpoints_base=base)
         try:
             asyncio.run(warm_up(stack))
-            out[f"{instances}_rasa"] = {
-                str(n): asyncio.run(load(stack.url + "/webhooks/rest/webhook", n, turns)) for n in conversations
-            }
+            out[f"{instances}_rasa"] = asyncio.run(rate_search(
+                stack.url + "/webhooks/rest/webhook", rates, duration, p95_target_ms))
             out[f"{instances}_rasa"]["memory_rss_mb"] = memory(stack)
         finally:
             stack.stop()
-    out["throughput_ratio_2_to_1"] = {
-        str(n): round(out["2_rasa"][str(n)]["throughput_tps"] / out["1_rasa"][str(n)]["throughput_tps"], 3)
-        for n in conversations
-    }
+    one, two = out["1_rasa"]["max_tps_within_target"], out["2_rasa"]["max_tps_within_target"]
+    out["throughput_ratio_2_to_1"] = round(two / one, 3) if one else None
     return out
 
 
@@ -223,19 +306,28 @@ def run(args: argparse.Namespace) -> Dict:
             results["overhead"] = asyncio.run(overhead(stack, args.turns))
             results["emergency"] = asyncio.run(emergency_vs_ordinary(stack, args.emergency_turns))
             if args.load:
-                results["load"] = {}
+                # People chatting (think time between turns), through the gateway and straight to
+                # Rasa, then flat out (no think time) for the saturation throughput.
+                results["load"] = {"think_s": args.think, "turns": args.load_turns}
                 for n in args.load:
                     results["load"][str(n)] = {
-                        "gateway": asyncio.run(load(stack.url + "/webhooks/rest/webhook", n, args.load_turns)),
-                        "rasa": asyncio.run(load(stack.rasa_url() + "/webhooks/rest/webhook", n, args.load_turns)),
+                        "gateway": asyncio.run(paced_load(stack.url + "/webhooks/rest/webhook", n,
+                                                          args.load_turns, args.think)),
+                        "rasa": asyncio.run(paced_load(stack.rasa_url() + "/webhooks/rest/webhook", n,
+                                                       args.load_turns, args.think)),
                     }
+                results["flat_out"] = {
+                    "conversations": args.flat_out, "turns": args.load_turns,
+                    "gateway": asyncio.run(load(stack.url + "/webhooks/rest/webhook", args.flat_out, args.load_turns)),
+                    "rasa": asyncio.run(load(stack.rasa_url() + "/webhooks/rest/webhook", args.flat_out, args.load_turns)),
+                }
             if args.long:
                 results["long_conversation"] = asyncio.run(long_conversation(stack))
             results["memory_rss_mb_after"] = memory(stack)
         finally:
             stack.stop()
         if args.scale:
-            results["scale"] = scale(tmp, args.scale, args.load_turns)
+            results["scale"] = scale(tmp, args.scale, args.step_seconds, args.p95_target_ms)
     return results
 
 
@@ -245,10 +337,17 @@ def main() -> int:
     parser.add_argument("--emergency-turns", type=int, default=100)
     parser.add_argument("--load", type=int, nargs="*", default=[10, 50, 200],
                         help="concurrent conversations to try")
-    parser.add_argument("--load-turns", type=int, default=5)
+    parser.add_argument("--load-turns", type=int, default=6)
+    parser.add_argument("--think", type=float, nargs=2, default=[2.0, 6.0], metavar=("MIN", "MAX"),
+                        help="seconds a person takes between a reply and their next message")
+    parser.add_argument("--flat-out", type=int, default=50,
+                        help="conversations sending with no think time (saturation throughput)")
     parser.add_argument("--long", action="store_true", default=True)
-    parser.add_argument("--scale", type=int, nargs="*", default=[50, 200],
-                        help="concurrency for the 1-vs-2 Rasa comparison on Redis (empty list: skip)")
+    parser.add_argument("--scale", type=float, nargs="*", default=[4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 48],
+                        help="offered turns/s for the 1-vs-2 Rasa comparison on Redis (empty: skip)")
+    parser.add_argument("--step-seconds", type=float, default=10.0)
+    parser.add_argument("--p95-target-ms", type=float, default=300.0,
+                        help="the p95 both set-ups must keep to in the 1-vs-2 comparison")
     parser.add_argument("--out", default=str(ROOT / "results" / "bench.json"))
     args = parser.parse_args()
     results = run(args)
