@@ -10,7 +10,7 @@ conversation text is no longer stored at all.
 
     tracker_store:
       type: bot.rasa_trackers.BoundedInMemoryTrackerStore   # or BoundedRedisTrackerStore
-      max_events: 120
+      max_events: 60
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MAX_EVENTS = 120
+DEFAULT_MAX_EVENTS = 60
 MIN_MAX_EVENTS = 40  # below this a single long turn (the emergency reply is ~12 events) could be cut
 
 

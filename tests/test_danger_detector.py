@@ -1521,3 +1521,41 @@ def test_wider_danger_vocabulary(detector, text, expected):
 ])
 def test_wider_vetoes_and_guards(detector, text):
     assert detector.detect(text) is None
+
+
+def test_not_syntax_compiles_to_not_in():
+    tokens = compile_pattern("this !$PEOPLE? is killing", {"PEOPLE": ["he", "man"]})
+    assert tokens[1] == {"ORTH": {"NOT_IN": ["he", "man"]}, "OP": "?"}
+
+
+def test_bare_yes_no_in_a_list_is_a_clear_error(tmp_path):
+    src = (ROOT / "bot" / "nlu" / "patterns")
+    for name in ("danger.yml", "normalise.yml"):
+        (tmp_path / name).write_text((src / name).read_text())
+    text = (tmp_path / "danger.yml").read_text().replace('NOT: [not, "n\'t", nt, "no", never]',
+                                                        "NOT: [not, \"n't\", nt, no, never]")
+    (tmp_path / "danger.yml").write_text(text)
+    with pytest.raises(PatternError, match="quotes"):
+        DangerDetector.load(patterns_dir=tmp_path)
+
+
+@pytest.mark.parametrize("text,expected", [
+    # "now" in the clause does not outweigh being safe, or a what-if question
+    ("he was hitting me earlier but he's been arrested and i'm safe", None),
+    ("he was hitting me earlier", "attack_now"),
+    ("what should i do if he's outside", None),
+    ("what do i do hes outside", "intruder"),
+    ("if i call the police will they send someone straight away", None),
+    ("send someone", "attack_now"),
+    # things are not people
+    ("the council tax bill is killing me", None),
+    ("my ex is killing me", "threat_to_kill"),
+    ("this guy is strangling me", "strangulation"),
+    # wider vocabulary
+    ("took 40 citalopram", "suicide"),
+    ("please someone", "help_me"),
+    ("hes got a spade in his hand", "weapon"),
+    ("dads outside shouting", "intruder"),
+])
+def test_guards_that_hold_against_now_and_things_that_are_not_people(detector, text, expected):
+    assert category(detector, text) == expected

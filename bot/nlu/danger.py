@@ -14,7 +14,7 @@ How a message is read (details in the comments of danger.yml):
 3. Danger patterns, guards (past, habitual, hypothetical, law question, question, future), "now"
    markers and vetoes run as spaCy Matchers on the normalised words.
 4. A match survives unless a guard allowed by its strength is in scope and no "now" marker is in
-   its clause. The highest-priority surviving category is reported.
+   its clause (a few guards, NOW_PROOF_GUARDS, count even then). The highest-priority surviving category is reported.
 
 Never logs message text.
 """
@@ -51,6 +51,9 @@ _SENTENCE_PUNCT = set(".!?;…")
 _CLAUSE_WORDS = {"and", "but", "so", "because", "though", "although", "while", "whereas",
                  "then", "n", "&", "plus", "or"}
 _WORD_RE = re.compile(r"[^\W_]", re.UNICODE)
+# Guards that still cancel when a "now" marker is in the clause: "what do i do if he comes back
+# now", "he was hitting me earlier but he's been arrested and i'm safe".
+NOW_PROOF_GUARDS = ("if_question", "if_clause", "safe_now")
 _PATTERN_KEYS = {"id", "category", "strength", "cancelled_by", "patterns", "unless", "examples"}
 
 
@@ -119,6 +122,9 @@ def compile_pattern(source: str, lists: Dict[str, List[str]]) -> List[Dict[str, 
         elif len(item) > 2 and item.startswith("/") and item.endswith("/"):
             spec = {"ORTH": {"REGEX": item[1:-1]}}
         else:
+            negate = len(item) > 1 and item.startswith("!")
+            if negate:
+                item = item[1:]
             words: List[str] = []
             for alt in item.split("|"):
                 if alt.startswith("$"):
@@ -130,7 +136,10 @@ def compile_pattern(source: str, lists: Dict[str, List[str]]) -> List[Dict[str, 
                 else:
                     raise PatternError(f"empty alternative in pattern {source!r}")
             words = sorted(set(words))
-            spec = {"ORTH": words[0]} if len(words) == 1 else {"ORTH": {"IN": words}}
+            if negate:
+                spec = {"ORTH": {"NOT_IN": words}}
+            else:
+                spec = {"ORTH": words[0]} if len(words) == 1 else {"ORTH": {"IN": words}}
         if op:
             spec["OP"] = op
         tokens.append(spec)
@@ -313,7 +322,8 @@ class DangerDetector:
         for words in lists.values():
             known.update(words)
         for source in self._all_sources(cfg):
-            known.update(w for w in re.split(r"[\s|?*+]+", source) if w and w[0] not in "$/")
+            known.update(w.lstrip("!") for w in re.split(r"[\s|?*+]+", source)
+                         if w.lstrip("!") and w.lstrip("!")[0] not in "$/")
         known.update(str(w).lower() for w in cfg.get("never_correct") or [])
         for rule in self.alone_rules:
             known.update(rule.with_only)
@@ -463,11 +473,12 @@ class DangerDetector:
             if any(us < end and start < ue for us, ue in guard_spans.get(f"unless:{pattern.id}", ())):
                 record["cancelled_by"] = "unless"
                 continue
-            if not any(reading.clause[i] in now_clauses for i in range(start, end)):
-                cancel = self._cancelled(pattern, start, end, reading, guard_spans)
-                if cancel:
-                    record["cancelled_by"] = cancel
-                    continue
+            now = any(reading.clause[i] in now_clauses for i in range(start, end))
+            cancel = self._cancelled(pattern, start, end, reading, guard_spans,
+                                     only=NOW_PROOF_GUARDS if now else None)
+            if cancel:
+                record["cancelled_by"] = cancel
+                continue
             found.append((pattern, start, end))
 
         for rule, sentence_no in self._alone_matches(reading):
@@ -489,11 +500,14 @@ class DangerDetector:
         return end >= len(reading.words) or reading.clause[end] != reading.clause[end - 1]
 
     def _cancelled(self, pattern: _Pattern, start: int, end: int, reading: _Reading,
-                   guard_spans: Dict[str, List[Tuple[int, int]]]) -> Optional[str]:
+                   guard_spans: Dict[str, List[Tuple[int, int]]],
+                   only: Optional[Iterable[str]] = None) -> Optional[str]:
         clauses = set(reading.clause[start:end])
         sentences = set(reading.sentence[start:end])
         first_sentence = reading.sentence[start]
         for guard, scope in pattern.cancelled_by.items():
+            if only is not None and guard not in only:
+                continue
             for gs, ge in guard_spans.get(f"guard:{guard}", ()):
                 if scope == "message":
                     return guard
