@@ -338,8 +338,9 @@ def main() -> int:
     parser.add_argument("--load", type=int, nargs="*", default=[10, 50, 200],
                         help="concurrent conversations to try")
     parser.add_argument("--load-turns", type=int, default=6)
-    parser.add_argument("--think", type=float, nargs=2, default=[2.0, 6.0], metavar=("MIN", "MAX"),
-                        help="seconds a person takes between a reply and their next message")
+    parser.add_argument("--think", type=float, nargs=2, default=[5.0, 20.0], metavar=("MIN", "MAX"),
+                        help="seconds a person takes between a reply and their next message "
+                             "(reading ~300 characters, then typing on a phone)")
     parser.add_argument("--flat-out", type=int, default=50,
                         help="conversations sending with no think time (saturation throughput)")
     parser.add_argument("--long", action="store_true", default=True)
