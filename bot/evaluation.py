@@ -2,10 +2,10 @@
 
 1. Intents: `rasa test nlu` on eval/nlu_heldout.yml → weighted F1, the weakest intents and the
    most frequent confusions.
-2. Emergencies: every message of the newest blind set, eval/emergency_blind_d.yml, through the full
+2. Emergencies: every message of the newest blind set, eval/emergency_blind_e.yml, through the full
    NLU pipeline (DIET plus the deterministic danger layer) → emergency recall and false-emergency
-   rate, with the misses. Sets A (eval/emergency_dev.yml), B (eval/emergency_heldout.yml) and C
-   (eval/emergency_blind_c.yml) were blind once; the patterns have since been tuned on them, so they
+   rate, with the misses. Sets A (eval/emergency_dev.yml), B (eval/emergency_heldout.yml), C and D
+   (eval/emergency_blind_c.yml, _d.yml) were blind once; the patterns have since been tuned on them, so they
    are reported beside it, not gated. Each set's blind figures are recorded in its header.
 
 Writes results/eval.json and prints a summary. Exits non-zero if a goal is missed, so it can gate CI.
@@ -110,11 +110,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=str(ROOT / "models" / "current.tar.gz"))
     parser.add_argument("--nlu", default=str(ROOT / "eval" / "nlu_heldout.yml"))
-    parser.add_argument("--emergency", default=str(ROOT / "eval" / "emergency_blind_d.yml"))
+    parser.add_argument("--emergency", default=str(ROOT / "eval" / "emergency_blind_e.yml"))
     parser.add_argument("--emergency-dev", nargs="*",
                         default=[str(ROOT / "eval" / "emergency_dev.yml"),
                                  str(ROOT / "eval" / "emergency_heldout.yml"),
-                                 str(ROOT / "eval" / "emergency_blind_c.yml")],
+                                 str(ROOT / "eval" / "emergency_blind_c.yml"),
+                                 str(ROOT / "eval" / "emergency_blind_d.yml")],
                         help="pattern development sets: reported, but they do not measure generalisation")
     parser.add_argument("--out", default=str(ROOT / "results"))
     args = parser.parse_args()
