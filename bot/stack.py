@@ -75,11 +75,12 @@ class Stack:
         # A Rasa server that dies mid-turn leaves its conversation lock behind; with Rasa's default
         # 60 s lifetime the instance taking over would wait past the gateway's 10 s timeout.
         env.setdefault("TICKET_LOCK_LIFETIME", "5")
-        # TensorFlow sizes its thread pools to every core in each Rasa process; several Rasa
+        # TensorFlow sizes its thread pool to every core in each Rasa process; several Rasa
         # processes on one small machine then fight over the cores. Share the cores out instead.
+        # (The inter-op pool is left alone: with one inter-op thread a Rasa turn stalled for over
+        # 10 s after a neighbour instance was killed, in tests/test_production_path.py.)
         per_rasa = max(1, (os.cpu_count() or 1) // max(1, len(self.rasa_ports)))
         env.setdefault("TF_INTRA_OP_PARALLELISM_THREADS", str(per_rasa))
-        env.setdefault("TF_INTER_OP_PARALLELISM_THREADS", "1")
         if env.get("LOG_LEVEL", "INFO").upper() not in SAFE_LEVELS:
             env["LOG_LEVEL"] = "INFO"
         return env

@@ -53,6 +53,38 @@ async def test_sticky_then_failover_when_refused():
             await client.send(sender, "hi")
 
 
+async def test_an_instance_that_dropped_a_connection_is_avoided_for_a_while(monkeypatch):
+    from bot.gateway import rasa_client
+
+    seen = collections.defaultdict(list)
+    dropped = []
+
+    async def dropping(request):
+        dropped.append((await request.json())["sender"])
+        request.transport.close()  # like a Rasa process killed mid-turn
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/webhooks/rest/webhook", dropping)
+    bad = TestServer(app)
+    await bad.start_server()
+    good = await _server("good", seen)
+    urls = [str(bad.make_url("")).rstrip("/"), str(good.make_url("")).rstrip("/")]
+    sender = next(s for s in (secrets.token_hex(16) for _ in range(100))
+                  if instance_order(s, urls)[0] == urls[0])
+    monkeypatch.setattr(rasa_client, "SUSPECT_SECONDS", 0.5)
+    async with aiohttp.ClientSession() as session:
+        client = RasaClient(session, urls, timeout=2)
+        with pytest.raises(RasaUnavailable, match="dropped"):
+            await client.send(sender, "hi")  # the in-flight turn is not retried elsewhere
+        assert (await client.send(sender, "hi"))[0]["text"] == "good"  # the next one avoids it
+        assert dropped == [sender]
+        await asyncio.sleep(0.6)  # the cool-down is over: back to its own instance
+        assert client.order(sender)[0] == urls[0]
+    await bad.close()
+    await good.close()
+
+
 async def test_discovery_expands_hosts():
     async with aiohttp.ClientSession() as session:
         client = RasaClient(session, ["http://localhost:5005"], timeout=2)

@@ -3,7 +3,9 @@
 Each conversation goes to the same Rasa instance (rendezvous hashing of the sender id over the
 configured URLs) because the open-source lock store is not safe across servers (rasa issue 9213).
 If that instance refuses the connection, the next one in the sender's order takes over, reading the
-same tracker store. A timeout is not retried elsewhere: the turn may already have been processed.
+same tracker store. A timeout or a dropped connection is not retried elsewhere: the turn may already
+have been processed. But an instance that refused or dropped a connection is put last in every
+order for SUSPECT_SECONDS, so the next turns do not hit it while it is dying or restarting.
 """
 from __future__ import annotations
 
@@ -11,12 +13,15 @@ import asyncio
 import hashlib
 import logging
 import socket
+import time
 from typing import Any, Dict, List, Sequence
 
 import aiohttp
 from yarl import URL
 
 logger = logging.getLogger(__name__)
+
+SUSPECT_SECONDS = 5.0
 
 
 class RasaUnavailable(Exception):
@@ -38,6 +43,16 @@ class RasaClient:
         self.urls = list(urls)
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self.token = token
+        self._suspect_until: Dict[str, float] = {}
+
+    def _suspect(self, url: str) -> None:
+        self._suspect_until[url] = time.monotonic() + SUSPECT_SECONDS
+
+    def order(self, sender_id: str) -> List[str]:
+        """The sender's instances, any recently failing ones moved to the end (still tried last)."""
+        now = time.monotonic()
+        ranked = instance_order(sender_id, self.urls)
+        return sorted(ranked, key=lambda u: self._suspect_until.get(u, 0.0) > now)
 
     async def _post(self, url: str, path: str, payload: Dict[str, Any]) -> Any:
         headers = {"X-Gateway-Token": self.token} if self.token else {}
@@ -49,10 +64,11 @@ class RasaClient:
 
     async def _send(self, path: str, payload: Dict[str, Any], sender_id: str) -> Any:
         last_error = "no Rasa instance configured"
-        for url in instance_order(sender_id, self.urls):
+        for url in self.order(sender_id):
             try:
                 return await self._post(url, path, payload)
             except (aiohttp.ClientConnectionError, ConnectionError) as exc:
+                self._suspect(url)
                 if isinstance(exc, aiohttp.ServerDisconnectedError):
                     raise RasaUnavailable(f"Rasa at {url} dropped the connection") from None
                 last_error = f"Rasa at {url} is unreachable ({type(exc).__name__})"
