@@ -109,33 +109,12 @@ async def emergency_vs_ordinary(stack: Stack, turns: int) -> Dict:
     return result
 
 
-async def load(url: str, conversations: int, turns: int) -> Dict:
-    latencies: List[float] = []
-    errors = 0
-    connector = aiohttp.TCPConnector(limit=conversations + 10)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        async def conversation() -> None:
-            nonlocal errors
-            sender = secrets.token_hex(16)
-            for t in range(turns):
-                try:
-                    latencies.append(await one_turn(session, url, sender, ORDINARY[t % len(ORDINARY)]))
-                except Exception:
-                    errors += 1
-
-        start = time.perf_counter()
-        await asyncio.gather(*(conversation() for _ in range(conversations)))
-        wall = time.perf_counter() - start
-    result = summary(latencies)
-    result.update(errors=errors, wall_s=round(wall, 2), throughput_tps=round(len(latencies) / wall, 1))
-    return result
-
-
-async def paced_load(url: str, conversations: int, turns: int, think: Sequence[float],
-                     seed: int = 7) -> Dict:
+async def load(url: str, conversations: int, turns: int, think: Sequence[float] = (0.0, 0.0),
+               seed: int = 7) -> Dict:
     """`conversations` people chatting at once, each waiting `think` seconds (uniform between the
     two bounds) between reading a reply and sending the next message, starts spread over the first
-    think time. This is what "N concurrent conversations" means for a chat service."""
+    think time. This is what "N concurrent conversations" means for a chat service. With the
+    default think of (0, 0) every conversation sends flat out: the saturation throughput."""
     rng = random.Random(seed)
     latencies: List[float] = []
     errors = 0
@@ -144,13 +123,14 @@ async def paced_load(url: str, conversations: int, turns: int, think: Sequence[f
         async def conversation(delay: float, pauses: List[float]) -> None:
             nonlocal errors
             sender = secrets.token_hex(16)
-            await asyncio.sleep(delay)
+            if delay:
+                await asyncio.sleep(delay)
             for t in range(turns):
                 try:
                     latencies.append(await one_turn(session, url, sender, ORDINARY[t % len(ORDINARY)]))
                 except Exception:
                     errors += 1
-                if t + 1 < turns:
+                if t + 1 < turns and pauses[t]:
                     await asyncio.sleep(pauses[t])
 
         plans = [(rng.uniform(0, think[1]), [rng.uniform(*think) for _ in range(turns)])
@@ -311,9 +291,9 @@ def run(args: argparse.Namespace) -> Dict:
                 results["load"] = {"think_s": args.think, "turns": args.load_turns}
                 for n in args.load:
                     results["load"][str(n)] = {
-                        "gateway": asyncio.run(paced_load(stack.url + "/webhooks/rest/webhook", n,
+                        "gateway": asyncio.run(load(stack.url + "/webhooks/rest/webhook", n,
                                                           args.load_turns, args.think)),
-                        "rasa": asyncio.run(paced_load(stack.rasa_url() + "/webhooks/rest/webhook", n,
+                        "rasa": asyncio.run(load(stack.rasa_url() + "/webhooks/rest/webhook", n,
                                                        args.load_turns, args.think)),
                     }
                 results["flat_out"] = {

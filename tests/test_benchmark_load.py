@@ -39,11 +39,17 @@ async def channel(aiohttp_server):
 
 
 async def test_paced_load_sends_every_turn_of_every_conversation(channel):
-    result = await benchmark.paced_load(channel["url"], conversations=8, turns=3, think=(0.01, 0.05))
+    result = await benchmark.load(channel["url"], conversations=8, turns=3, think=(0.01, 0.05))
     assert result["n"] == 24 and result["errors"] == 0
     assert len(channel["turns"]) == 8 and set(channel["turns"].values()) == {3}
     assert channel["overlaps"] == 0
     assert 10 <= result["p50_ms"] < 1000  # the stand-in takes 10 ms a turn
+
+
+async def test_flat_out_load_sends_every_turn_without_pauses(channel):
+    result = await benchmark.load(channel["url"], conversations=4, turns=5)
+    assert result["n"] == 20 and result["errors"] == 0 and channel["overlaps"] == 0
+    assert set(channel["turns"].values()) == {5}
 
 
 async def test_offered_rate_is_open_loop_without_overlapping_a_conversation(channel):

@@ -14,7 +14,8 @@ How a message is read (details in the comments of danger.yml):
 3. Danger patterns, guards (past, habitual, hypothetical, law question, question, future), "now"
    markers and vetoes run as spaCy Matchers on the normalised words.
 4. A match survives unless a guard allowed by its strength is in scope and no "now" marker is in
-   its clause (a few guards, NOW_PROOF_GUARDS, count even then). The highest-priority surviving category is reported.
+   its clause (a few guards, NOW_PROOF_GUARDS, count even then). The highest-priority surviving
+   category is reported.
 
 Never logs message text.
 """
@@ -322,8 +323,8 @@ class DangerDetector:
         for words in lists.values():
             known.update(words)
         for source in self._all_sources(cfg):
-            known.update(w.lstrip("!") for w in re.split(r"[\s|?*+]+", source)
-                         if w.lstrip("!") and w.lstrip("!")[0] not in "$/")
+            words = (w.lstrip("!") for w in re.split(r"[\s|?*+]+", source))  # "!" = not these
+            known.update(w for w in words if w and w[0] not in "$/")
         known.update(str(w).lower() for w in cfg.get("never_correct") or [])
         for rule in self.alone_rules:
             known.update(rule.with_only)
