@@ -2,11 +2,15 @@
 
 1. Intents: `rasa test nlu` on eval/nlu_heldout.yml → weighted F1, the weakest intents and the
    most frequent confusions.
-2. Emergencies: every message of the newest blind set, eval/emergency_blind_e.yml, through the full
-   NLU pipeline (DIET plus the deterministic danger layer) → emergency recall and false-emergency
-   rate, with the misses. Sets A (eval/emergency_dev.yml), B (eval/emergency_heldout.yml), C and D
-   (eval/emergency_blind_c.yml, _d.yml) were blind once; the patterns have since been tuned on them, so they
-   are reported beside it, not gated. Each set's blind figures are recorded in its header.
+2. Emergencies: every message of the blind set, eval/emergency_blind_f.yml, through the full NLU
+   pipeline (DIET, the danger patterns and the danger model) → emergency recall and the
+   false-emergency rate (escalations only), how many of each got the danger check instead (999 in
+   front of the normal answer), and the patterns alone. Sets A–E in data/danger/ were blind once
+   (their headers keep those figures) and are now the danger model's training data.
+3. Cross-validation of the danger model over data/danger/: train on all sets but one (and the intent
+   examples), measure on the one left out. The sets were written independently, so this estimates
+   how the model does on wording it has never seen. The patterns were tuned on these sets, so
+   only the model's own figures are fair here.
 
 Writes results/eval.json and prints a summary. Exits non-zero if a goal is missed, so it can gate CI.
 """
@@ -61,7 +65,7 @@ def nlu_report(model: Path, heldout: Path, out: Path) -> Dict:
     }
 
 
-async def _parse_all(model: Path, messages: List[str]) -> List[str]:
+async def _parse_all(model: Path, messages: List[str]) -> List[Dict]:
     import logging
 
     from rasa.core.agent import Agent
@@ -73,7 +77,8 @@ async def _parse_all(model: Path, messages: List[str]) -> List[str]:
     intents = []
     for text in messages:
         parsed = await agent.parse_message(text)
-        intents.append((parsed.get("intent") or {}).get("name"))
+        intents.append({"intent": (parsed.get("intent") or {}).get("name"),
+                        "checked": bool(parsed.get("danger_check"))})
     return intents
 
 
@@ -81,9 +86,10 @@ def emergency_report(model: Path, heldout: Path) -> Dict:
     data = yaml.safe_load(heldout.read_text())
     danger = [item["text"] for item in data["danger"]]
     ordinary = [item["text"] for item in data["ordinary"]]
-    intents = asyncio.run(_parse_all(model, danger + ordinary))
-    danger_hits = [i == "emergency" for i in intents[: len(danger)]]
-    false_hits = [i == "emergency" for i in intents[len(danger):]]
+    parsed = asyncio.run(_parse_all(model, danger + ordinary))
+    escalated = [p["intent"] == "emergency" for p in parsed]
+    checked = [p["checked"] for p in parsed]
+    danger_hits, false_hits = escalated[: len(danger)], escalated[len(danger):]
 
     from bot.nlu.danger import DangerDetector
 
@@ -95,6 +101,10 @@ def emergency_report(model: Path, heldout: Path) -> Dict:
         "ordinary_messages": len(ordinary),
         "emergency_recall": sum(danger_hits) / len(danger),
         "false_emergency_rate": sum(false_hits) / len(ordinary),
+        # 999 first: escalated, or the danger check in front of the answer
+        "danger_shown_999_first": sum(e or c for e, c in zip(escalated[: len(danger)], checked)) / len(danger),
+        "danger_checked": sum(checked[: len(danger)]) / len(danger),
+        "ordinary_checked": sum(checked[len(danger):]) / len(ordinary),
         "detector_only_recall": detector_recall,
         "detector_only_false_rate": detector_false,
         "missed_categories": collections.Counter(
@@ -106,17 +116,39 @@ def emergency_report(model: Path, heldout: Path) -> Dict:
     }
 
 
+def danger_model_cross_validation(corpus_dir: Path, escalate: float) -> Dict[str, Dict]:
+    """Leave one corpus file out: the danger model's recall and false rate at `escalate`."""
+    from rasa.shared.importers.importer import TrainingDataImporter
+
+    from bot.nlu.danger_model import DangerModel, load_corpus
+    from bot.nlu.emergency_component import EmergencyDetector
+
+    component = EmergencyDetector({**EmergencyDetector.get_default_config(), "corpus": []})
+    words = component._detector.explain
+    intents = component.training_examples(TrainingDataImporter.load_from_config(
+        str(ROOT / "config.yml"), str(ROOT / "domain.yml"), [str(ROOT / "data")]).get_nlu_data())
+    files = sorted(corpus_dir.glob("*.yml"))
+    read = {f.name: [(e.text, words(e.text)["words"], e.danger) for e in load_corpus([f])] for f in files}
+    out: Dict[str, Dict] = {}
+    for name, held in read.items():
+        train = intents + [x for other, items in read.items() if other != name for x in items]
+        model = DangerModel.fit(train)
+        probs = model.probabilities([(t, w) for t, w, _ in held])
+        danger = [p >= escalate for p, (_, _, d) in zip(probs, held) if d]
+        ordinary = [p >= escalate for p, (_, _, d) in zip(probs, held) if not d]
+        out[name] = {"recall": sum(danger) / max(len(danger), 1),
+                     "false_rate": sum(ordinary) / max(len(ordinary), 1),
+                     "danger": len(danger), "ordinary": len(ordinary)}
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=str(ROOT / "models" / "current.tar.gz"))
     parser.add_argument("--nlu", default=str(ROOT / "eval" / "nlu_heldout.yml"))
-    parser.add_argument("--emergency", default=str(ROOT / "eval" / "emergency_blind_e.yml"))
-    parser.add_argument("--emergency-dev", nargs="*",
-                        default=[str(ROOT / "eval" / "emergency_dev.yml"),
-                                 str(ROOT / "eval" / "emergency_heldout.yml"),
-                                 str(ROOT / "eval" / "emergency_blind_c.yml"),
-                                 str(ROOT / "eval" / "emergency_blind_d.yml")],
-                        help="pattern development sets: reported, but they do not measure generalisation")
+    parser.add_argument("--emergency", default=str(ROOT / "eval" / "emergency_blind_f.yml"))
+    parser.add_argument("--danger-corpus", default=str(ROOT / "data" / "danger"),
+                        help="cross-validate the danger model over these files (one left out at a time)")
     parser.add_argument("--out", default=str(ROOT / "results"))
     args = parser.parse_args()
     out = Path(args.out)
@@ -125,8 +157,9 @@ def main() -> int:
     if Path(args.nlu).exists():
         results["nlu"] = nlu_report(Path(args.model), Path(args.nlu), out / "nlu-heldout")
     results["emergency"] = emergency_report(Path(args.model), Path(args.emergency))
-    results["emergency_dev"] = {Path(d).name: emergency_report(Path(args.model), Path(d))
-                                for d in args.emergency_dev if Path(d).exists()}
+    escalate = next(c for c in yaml.safe_load((ROOT / "config.yml").read_text())["pipeline"]
+                    if c["name"].endswith("EmergencyDetector")).get("escalate", 0.5)
+    results["danger_model_cv"] = danger_model_cross_validation(Path(args.danger_corpus), escalate)
     (out / "eval.json").write_text(json.dumps(results, indent=2, default=dict))
 
     failed = []
@@ -143,15 +176,20 @@ def main() -> int:
     print(f"\nEmergency held-out ({Path(args.emergency).name}): recall {em['emergency_recall']:.3f} on {em['danger_messages']} danger "
           f"messages (goal 1.00); false-emergency rate {em['false_emergency_rate']:.3%} on "
           f"{em['ordinary_messages']} ordinary messages (goal ≤ 3%)")
-    print(f"  deterministic layer alone: recall {em['detector_only_recall']:.3f}, "
+    print(f"  999 shown first (escalated, or the danger check before the answer): "
+          f"{em['danger_shown_999_first']:.3f} of danger messages; danger check on "
+          f"{em['ordinary_checked']:.1%} of ordinary messages")
+    print(f"  patterns alone: recall {em['detector_only_recall']:.3f}, "
           f"false rate {em['detector_only_false_rate']:.3%}")
     if em["missed_categories"]:
         print(f"  missed by category: {dict(em['missed_categories'])}")
     if em["false_alarm_kinds"]:
         print(f"  false alarms by kind: {dict(em['false_alarm_kinds'])}")
-    for name, dev in results["emergency_dev"].items():
-        print(f"  (development set {name}, used to tune the patterns: recall "
-              f"{dev['emergency_recall']:.3f}, false rate {dev['false_emergency_rate']:.3%})")
+    print(f"\nDanger model alone, each file of {Path(args.danger_corpus).name}/ left out in turn "
+          f"(escalate at {escalate}):")
+    for name, cv in results["danger_model_cv"].items():
+        print(f"  {name}: recall {cv['recall']:.3f} on {cv['danger']}, false rate "
+              f"{cv['false_rate']:.1%} on {cv['ordinary']}")
     if em["emergency_recall"] < GOALS["emergency_recall"]:
         failed.append("emergency recall")
     if em["false_emergency_rate"] > GOALS["false_emergency_rate"]:

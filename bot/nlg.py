@@ -4,6 +4,11 @@ Domain responses use placeholders such as {org_name} or {team_phone}. This gener
 the profile (reloaded when the file changes), so changing the profile changes the answers at once,
 without retraining and without the action server. Slot values set in the conversation win.
 Configured in endpoints.yml as `nlg: type: bot.nlg.ProfileNLG`.
+
+It also puts the danger check in front of the first reply of a turn whose message the danger layer
+marked `danger_check` (bot/nlu/emergency_component.py): danger words that the danger model did not
+confirm. The person gets the normal answer, opened by "In danger right now? Call 999 …" and a
+button to the full emergency reply, so a pattern match always shows 999 first.
 """
 from __future__ import annotations
 
@@ -11,11 +16,15 @@ from typing import Any, Dict, Optional, Text
 
 from rasa.core.nlg.response import TemplatedNaturalLanguageGenerator
 from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
 from bot.profile import ProfileCache
 from bot.settings import load_settings
+
+CHECK_RESPONSE = "utter_danger_check"
+CHECK_KEY = "danger_check"  # set by bot.nlu.emergency_component (not imported: no TensorFlow here)
 
 
 class ProfileNLG(TemplatedNaturalLanguageGenerator):
@@ -40,6 +49,28 @@ class ProfileNLG(TemplatedNaturalLanguageGenerator):
         output_channel: Text,
         **kwargs: Any,
     ) -> Optional[Dict[Text, Any]]:
-        return self.generate_from_slots(
-            utter_action, self.values(tracker.current_slot_values()), output_channel, **kwargs
-        )
+        values = self.values(tracker.current_slot_values())
+        response = self.generate_from_slots(utter_action, values, output_channel, **kwargs)
+        if (response is None or utter_action.startswith("utter_emergency")
+                or not _first_reply_to_checked_message(tracker)):
+            return response
+        check = self.generate_from_slots(CHECK_RESPONSE, values, output_channel, **kwargs)
+        return _put_first(check, response) if check else response
+
+
+def _first_reply_to_checked_message(tracker: DialogueStateTracker) -> bool:
+    for event in reversed(tracker.events):
+        if isinstance(event, BotUttered):
+            return False
+        if isinstance(event, UserUttered):
+            return bool((event.parse_data or {}).get(CHECK_KEY))
+    return False
+
+
+def _put_first(check: Dict[Text, Any], response: Dict[Text, Any]) -> Dict[Text, Any]:
+    merged = dict(response)
+    merged["text"] = "\n\n".join(t for t in (check.get("text"), response.get("text")) if t)
+    buttons = list(check.get("buttons") or []) + list(response.get("buttons") or [])
+    if buttons:
+        merged["buttons"] = buttons
+    return merged

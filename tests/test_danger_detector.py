@@ -1420,7 +1420,7 @@ def test_component_is_registered_and_placed_in_config():
     registered = DefaultV1Recipe._from_registry("bot.nlu.emergency_component.EmergencyDetector")
     assert registered.clazz is EmergencyDetector
     assert DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER in registered.types
-    assert not registered.is_trainable
+    assert registered.is_trainable  # the danger model is trained with the Rasa model
 
     names = [c["name"] for c in yaml.safe_load((ROOT / "config.yml").read_text())["pipeline"]]
     here = names.index("bot.nlu.emergency_component.EmergencyDetector")
@@ -1455,30 +1455,6 @@ def test_config_builds_a_valid_rasa_graph_with_the_component():
     (fallback,) = [name for name in nodes if "FallbackClassifier" in name]
     assert nodes[ours].fn == "process"
     assert nodes[fallback].needs["messages"] == ours
-
-
-def test_component_can_demote_a_guarded_classifier_emergency(rasa_message_factory):
-    from bot.nlu.emergency_component import EmergencyDetector
-
-    config = {**EmergencyDetector.get_default_config(), "demote_guarded_emergency": True}
-    demoting = EmergencyDetector(config)
-    past = rasa_message_factory("last year he hit me", intent="emergency", confidence=0.9)
-    past.set("intent_ranking", [{"name": "emergency", "confidence": 0.9},
-                                {"name": "describe_abuse", "confidence": 0.08}])
-    demoting.process([past])
-    assert past.get("intent")["name"] == "describe_abuse"
-    assert past.get("danger_guard") == {"cancelled_by": ["past"]}
-
-    # no danger words at all: DIET's emergency stands (it may catch what the patterns miss)
-    unknown = rasa_message_factory("pls come quick", intent="emergency", confidence=0.9)
-    demoting.process([unknown])
-    assert unknown.get("intent")["name"] == "emergency"
-
-    # off by default
-    default = EmergencyDetector(EmergencyDetector.get_default_config())
-    past2 = rasa_message_factory("last year he hit me", intent="emergency", confidence=0.9)
-    default.process([past2])
-    assert past2.get("intent")["name"] == "emergency" and past2.get("danger") is None
 
 
 @pytest.mark.parametrize("text", [

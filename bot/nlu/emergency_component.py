@@ -1,17 +1,31 @@
-"""Rasa 3.6 NLU component: force the `emergency` intent when a reviewed danger pattern matches.
+"""Rasa 3.6 NLU component: the danger layer, deterministic patterns plus a danger model.
 
-Runs after DIETClassifier and before FallbackClassifier (config.yml). DIET's guess stands unless
-the deterministic detector (bot/nlu/danger.py, patterns in bot/nlu/patterns/danger.yml) finds danger
-happening now; then the intent becomes `emergency` with confidence 1.0, at the top of the ranking,
-and the message carries `danger` = {"category", "pattern_id", "categories", "strength", "source",
-"classifier_intent"} (no message text) for the dialogue and the statistics.
+Runs after DIETClassifier and before FallbackClassifier (config.yml). Two detectors read every
+message:
+- the reviewed patterns (bot/nlu/danger.py, patterns in bot/nlu/patterns/danger.yml), which say
+  which kind of danger was found and how strong the pattern is;
+- the danger model (bot/nlu/danger_model.py), trained with the Rasa model on data/danger/*.yml and
+  the intent examples, which gives a probability of danger now.
 
-Option `demote_guarded_emergency` (off by default): when DIET alone says `emergency` but the
-detector saw danger words that a reviewed guard cancelled (past event, habit, what-if, question
-about the law), use DIET's next intent instead and record `danger_guard` = {"cancelled_by": [...]}.
+Decision (thresholds in the component config; how they were chosen: docs/emergency.md):
+1. A pattern matched, and the model does not contradict it (probability at least `strong_hold`
+   for a strong pattern, `confirm` for a medium or weak one) or DIET also said `emergency`
+   → `emergency`, confidence 1.0.
+2. No pattern, but the model is confident (at least `escalate`) → `emergency`.
+3. A pattern matched but the model contradicts it, or DIET alone said `emergency` without the
+   model's support → DIET's intent stands (or its next one), and the message is marked
+   `danger_check`. The reply then opens with the danger check (bot/nlg.py): "In danger right now?
+   Call 999 …" with a button to the full emergency reply. So a pattern match always puts 999 in
+   front of the person, whatever the model says.
+If the danger model is missing or fails, every pattern match escalates (rule 1 without the model).
+
+The message carries `danger` = {"category", "pattern_id", "categories", "strength", "source",
+"classifier_intent", "probability"} when escalated and `danger_check` = {...} when checked (no
+message text in either).
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Text
@@ -30,40 +44,78 @@ from rasa.shared.nlu.constants import (
     TEXT,
 )
 from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu.danger import DangerDetector
+from bot.nlu.danger_model import DangerModel, load_corpus
 
 logger = logging.getLogger(__name__)
 
 DANGER_KEY = "danger"
+CHECK_KEY = "danger_check"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @DefaultV1Recipe.register(
-    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
+    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True
 )
 class EmergencyDetector(GraphComponent, IntentClassifier):
-    """Deterministic danger layer on top of the statistical intent classifier."""
+    """Deterministic danger patterns and a danger model, on top of the intent classifier."""
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         return {
-            # intent forced on a match (must exist in the domain)
+            # intent forced on escalation (must exist in the domain)
             "intent": "emergency",
             # folder with danger.yml and normalise.yml; None = bot/nlu/patterns
             "patterns_dir": None,
+            # danger corpus files or folders, relative to the project root
+            "corpus": ["data/danger"],
+            # also train on the intent examples (the `intent` ones as danger, the rest ordinary)
+            "use_intent_examples": True,
             # see the module docstring
-            "demote_guarded_emergency": False,
+            "escalate": 0.5,
+            "confirm": 0.15,
+            "strong_hold": 0.05,
+            # False: patterns alone decide (no model is trained or used)
+            "use_model": True,
         }
 
     @staticmethod
     def required_packages() -> List[Text]:
-        return ["spacy", "yaml"]
+        return ["spacy", "yaml", "sklearn"]
 
-    def __init__(self, config: Dict[Text, Any], detector: Optional[DangerDetector] = None) -> None:
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
+        # The corpus is read from disk, not passed through the graph: retrain when it changes.
+        digest = hashlib.sha256()
+        for path in cls._corpus_paths(config):
+            files = sorted(path.glob("*.yml")) if path.is_dir() else [path]
+            for file in files:
+                if file.exists():
+                    digest.update(file.name.encode() + b"\0" + file.read_bytes())
+        return digest.hexdigest()
+
+    @classmethod
+    def _corpus_paths(cls, config: Dict[str, Any]) -> List[Path]:
+        merged = {**cls.get_default_config(), **(config or {})}
+        return [p if p.is_absolute() else ROOT / p for p in map(Path, merged.get("corpus") or [])]
+
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        model_storage: Optional[ModelStorage] = None,
+        resource: Optional[Resource] = None,
+        detector: Optional[DangerDetector] = None,
+        model: Optional[DangerModel] = None,
+    ) -> None:
         self.component_config = {**self.get_default_config(), **(config or {})}
         patterns_dir = self.component_config.get("patterns_dir")
         self._detector = detector or DangerDetector.load(
             patterns_dir=Path(patterns_dir) if patterns_dir else None)
+        self._model = model
+        self._model_storage = model_storage
+        self._resource = resource
 
     @classmethod
     def create(
@@ -73,12 +125,63 @@ class EmergencyDetector(GraphComponent, IntentClassifier):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> EmergencyDetector:
-        return cls(config)
+        return cls(config, model_storage, resource)
+
+    # ---- training
+
+    def training_examples(self, training_data: Optional[TrainingData]) -> List[tuple]:
+        """(text, normalised words, is danger) for the corpus and, optionally, the intent examples."""
+        items = [(e.text, e.danger) for e in load_corpus(self._corpus_paths(self.component_config))]
+        if training_data is not None and self.component_config["use_intent_examples"]:
+            name = self.component_config["intent"]
+            for message in training_data.intent_examples:
+                text = message.get(TEXT)
+                if text:
+                    items.append((text, message.get(INTENT) == name))
+        return [(text, self._detector.explain(text)["words"], danger) for text, danger in items]
+
+    def train(self, training_data: TrainingData) -> Resource:
+        if not self.component_config["use_model"]:
+            return self._resource
+        self._model = DangerModel.fit(self.training_examples(training_data))
+        with self._model_storage.write_to(self._resource) as directory:
+            self._model.save(Path(directory))
+        return self._resource
+
+    @classmethod
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> EmergencyDetector:
+        model = None
+        if {**cls.get_default_config(), **(config or {})}["use_model"]:
+            try:
+                with model_storage.read_from(resource) as directory:
+                    model = DangerModel.load(Path(directory))
+            except Exception as exc:  # noqa: BLE001 - patterns alone still escalate every match
+                logger.error("Danger model not loaded (%s); the patterns alone decide",
+                             type(exc).__name__)
+        return cls(config, model_storage, resource, model=model)
+
+    # ---- prediction
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             self._process_one(message)
         return messages
+
+    def _probability(self, text: str, words: List[str]) -> Optional[float]:
+        if self._model is None:
+            return None
+        try:
+            return self._model.probability(text, words)
+        except Exception as exc:  # noqa: BLE001 - fall back to the patterns alone
+            logger.error("Danger model failed (%s); the patterns alone decide", type(exc).__name__)
+            return None
 
     def _process_one(self, message: Message) -> None:
         text = message.get(TEXT)
@@ -93,36 +196,49 @@ class EmergencyDetector(GraphComponent, IntentClassifier):
             logger.error("Danger detector failed (%s); treating the message as an emergency",
                          type(exc).__name__)
             self._force(message, {"category": "unknown", "pattern_id": "detector_error",
-                                  "categories": [], "strength": "strong"})
+                                  "categories": [], "strength": "strong", "source": "rules"})
             return
-        if signal is None:
-            if self.component_config["demote_guarded_emergency"]:
-                self._maybe_demote(message, result["matches"])
+        p = self._probability(text, result["words"])
+        cfg = self.component_config
+        shown = None if p is None else round(p, 3)
+        if signal is not None:
+            hold = cfg["strong_hold"] if signal.strength == "strong" else cfg["confirm"]
+            diet_agrees = (message.get(INTENT) or {}).get(INTENT_NAME_KEY) == cfg["intent"]
+            if p is None or p >= hold or diet_agrees:
+                self._force(message, {**signal.as_dict(), "source": "rules", "probability": shown})
+            else:
+                self._check(message, {**signal.as_dict(), "source": "rules", "probability": shown})
             return
-        self._force(message, signal.as_dict())
-        logger.debug("Emergency forced: category=%s pattern=%s", signal.category, signal.pattern_id)
+        if p is not None and p >= cfg["escalate"]:
+            self._force(message, {"category": "unknown", "pattern_id": None, "categories": [],
+                                  "strength": None, "source": "model", "probability": shown})
+            return
+        if (message.get(INTENT) or {}).get(INTENT_NAME_KEY) == cfg["intent"] and p is not None:
+            # DIET alone, and the danger model disagrees: answer as DIET's next intent, with the check.
+            self._check(message, {"category": "unknown", "pattern_id": None, "categories": [],
+                                  "strength": None, "source": "classifier", "probability": shown},
+                        demote=True)
 
-    def _maybe_demote(self, message: Message, matches: List[Dict[str, Any]]) -> None:
+    def _check(self, message: Message, check: Dict[str, Any], demote: bool = False) -> None:
         name = self.component_config["intent"]
-        if (message.get(INTENT) or {}).get(INTENT_NAME_KEY) != name:
-            return
-        guards = sorted({m["cancelled_by"] for m in matches
-                         if m["cancelled_by"] in self._detector.guard_names})
-        if not guards:
-            return
-        others = [dict(e) for e in message.get(INTENT_RANKING_KEY) or []
-                  if e.get(INTENT_NAME_KEY) != name]
-        if not others:
-            return
-        message.set(INTENT, dict(others[0]), add_to_output=True)
-        message.set(INTENT_RANKING_KEY, others, add_to_output=True)
-        message.set("danger_guard", {"cancelled_by": guards}, add_to_output=True)
+        current = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
+        if current == name or demote:
+            others = [dict(e) for e in message.get(INTENT_RANKING_KEY) or []
+                      if e.get(INTENT_NAME_KEY) != name]
+            if others:
+                message.set(INTENT, dict(others[0]), add_to_output=True)
+                message.set(INTENT_RANKING_KEY, others, add_to_output=True)
+            else:  # nothing else to answer with: escalate rather than say nothing
+                self._force(message, check)
+                return
+        check = {**check, "classifier_intent": current}
+        message.set(CHECK_KEY, check, add_to_output=True)
+        logger.debug("Danger check: source=%s pattern=%s", check["source"], check["pattern_id"])
 
     def _force(self, message: Message, danger: Dict[str, Any]) -> None:
         name = self.component_config["intent"]
         previous = message.get(INTENT) or {}
-        danger = {**danger, "source": "rules",
-                  "classifier_intent": previous.get(INTENT_NAME_KEY)}
+        danger = {**danger, "classifier_intent": previous.get(INTENT_NAME_KEY)}
         forced = {INTENT_NAME_KEY: name, PREDICTED_CONFIDENCE_KEY: 1.0}
         # Keep the other intents for inspection but at 0.0, so FallbackClassifier's ambiguity
         # check (top two within 0.05) can never turn a forced emergency into nlu_fallback.
@@ -134,3 +250,5 @@ class EmergencyDetector(GraphComponent, IntentClassifier):
         message.set(INTENT, forced, add_to_output=True)
         message.set(INTENT_RANKING_KEY, [dict(forced)] + others, add_to_output=True)
         message.set(DANGER_KEY, danger, add_to_output=True)
+        logger.debug("Emergency forced: source=%s category=%s pattern=%s",
+                     danger.get("source"), danger.get("category"), danger.get("pattern_id"))
