@@ -87,12 +87,12 @@ class Stack:
 
     def commands(self) -> Dict[str, List[str]]:
         py = sys.executable
-        rasa = str(Path(py).with_name("rasa"))
         cmds: Dict[str, List[str]] = {}
         for i, port in enumerate(self.rasa_ports):
             name = "rasa" if len(self.rasa_ports) == 1 else f"rasa_{i}"
+            # bot.rasa_main is the rasa command with message text kept out of Rasa's own logs
             cmds[name] = [
-                rasa, "run", "--model", self.model, "--interface", "127.0.0.1", "--port", str(port),
+                py, "-m", "bot.rasa_main", "run", "--model", self.model, "--interface", "127.0.0.1", "--port", str(port),
                 "--credentials", "credentials.yml", "--endpoints", self.endpoints,
             ]
         cmds["actions"] = [py, "-m", "actions"]

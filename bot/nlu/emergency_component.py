@@ -47,6 +47,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu.danger import DangerDetector
+from bot.nlu.spacy_pipeline import PATTERNS_DIR
 from bot.nlu.danger_model import DangerModel, load_corpus
 
 logger = logging.getLogger(__name__)
@@ -83,13 +84,18 @@ class EmergencyDetector(GraphComponent, IntentClassifier):
 
     @staticmethod
     def required_packages() -> List[Text]:
-        return ["spacy", "yaml", "sklearn"]
+        # import names (Rasa maps sklearn to its distribution for fingerprints); PyYAML comes with Rasa
+        return ["spacy", "sklearn"]
 
     @classmethod
     def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
-        # The corpus is read from disk, not passed through the graph: retrain when it changes.
+        # The corpus, the patterns (they normalise the model's words) and the model code are read
+        # from disk, not passed through the graph: retrain when any of them changes.
+        merged = {**cls.get_default_config(), **(config or {})}
+        patterns = Path(merged["patterns_dir"]) if merged.get("patterns_dir") else PATTERNS_DIR
+        here = Path(__file__).resolve().parent
         digest = hashlib.sha256()
-        for path in cls._corpus_paths(config):
+        for path in [*cls._corpus_paths(config), patterns, here / "danger.py", here / "danger_model.py"]:
             files = sorted(path.glob("*.yml")) if path.is_dir() else [path]
             for file in files:
                 if file.exists():
