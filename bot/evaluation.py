@@ -96,9 +96,19 @@ def emergency_report(model: Path, heldout: Path) -> Dict:
     detector = DangerDetector.load()
     detector_recall = sum(detector.detect(t) is not None for t in danger) / len(danger)
     detector_false = sum(detector.detect(t) is not None for t in ordinary) / len(ordinary)
+    # Short messages ("help", "hello") can be written the same way by independent writers: report
+    # the set without the ones that appear word for word in the danger model's training data too.
+    from bot.nlu.danger_model import load_corpus
+
+    trained = {e.text.strip().lower() for e in load_corpus([ROOT / "data" / "danger"])}
+    unseen_danger = [hit for t, hit in zip(danger, danger_hits) if t.strip().lower() not in trained]
+    unseen_ordinary = [hit for t, hit in zip(ordinary, false_hits) if t.strip().lower() not in trained]
     return {
         "danger_messages": len(danger),
         "ordinary_messages": len(ordinary),
+        "also_in_training": len(danger) + len(ordinary) - len(unseen_danger) - len(unseen_ordinary),
+        "unseen_recall": sum(unseen_danger) / max(len(unseen_danger), 1),
+        "unseen_false_rate": sum(unseen_ordinary) / max(len(unseen_ordinary), 1),
         "emergency_recall": sum(danger_hits) / len(danger),
         "false_emergency_rate": sum(false_hits) / len(ordinary),
         # 999 first: escalated, or the danger check in front of the answer
@@ -179,6 +189,8 @@ def main() -> int:
     print(f"  999 shown first (escalated, or the danger check before the answer): "
           f"{em['danger_shown_999_first']:.3f} of danger messages; danger check on "
           f"{em['ordinary_checked']:.1%} of ordinary messages")
+    print(f"  without the {em['also_in_training']} messages also in data/danger word for word: recall "
+          f"{em['unseen_recall']:.3f}, false rate {em['unseen_false_rate']:.1%}")
     print(f"  patterns alone: recall {em['detector_only_recall']:.3f}, "
           f"false rate {em['detector_only_false_rate']:.3%}")
     if em["missed_categories"]:
