@@ -46,6 +46,25 @@ def test_emergency_reply_carries_the_marker_and_the_silent_solution(stack):
     assert "0808 2000 247" in body and "116 123" in body and "register" in body
 
 
+# Danger words in a what-if question: the patterns match, the danger model (trained on this very
+# message as ordinary, data/danger/set_f.yml) contradicts them, so the answer comes with the check.
+CHECKED_QUESTION = "if he broke in at my new place, how quickly would police come?"
+
+
+def test_unconfirmed_danger_words_get_the_danger_check_before_the_answer(stack):
+    sender = secrets.token_hex(16)
+    replies = turn(stack, CHECKED_QUESTION, sender=sender)
+    first = replies[0]
+    assert first["text"].startswith("Are you in danger right now? If you are, call 999.")
+    assert "press 55" in first["text"] and len(first["text"]) > 140  # the answer follows in it
+    assert first["buttons"][0] == {"title": "I'm in danger now", "payload": "/emergency"}
+    assert not any((r["custom"] or {}).get("escalation") for r in replies)
+    assert sum("Are you in danger right now" in (r["text"] or "") for r in replies) == 1
+    # the button gives the full emergency reply
+    pressed = turn(stack, "/emergency", sender=sender)
+    assert {"escalation": "emergency"} in [r["custom"] for r in pressed]
+
+
 def test_rasa_channels_require_the_gateway_token(stack):
     req = urllib.request.Request(
         stack.rasa_url() + "/webhooks/forget/webhook",

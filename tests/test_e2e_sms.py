@@ -54,6 +54,14 @@ def test_emergency_in_the_middle_of_a_concern_still_comes_first(stack):
     assert "999" in out[0] and gsm.segments(out[0]) == 1
 
 
+def test_unconfirmed_danger_words_get_the_short_danger_check_first_by_sms(stack):
+    from tests.test_e2e_foundation import CHECKED_QUESTION
+
+    out = sms(stack, CHECKED_QUESTION, drama_number())
+    assert out[0].startswith("In danger right now? Call 999. Can't speak? From a mobile call 999, then press 55.")
+    assert len(" ".join(out)) > 150  # the answer follows
+
+
 def test_greeting_by_sms_uses_the_sms_variation_and_tells_about_deleting_texts_once(stack):
     number = drama_number()
     first = sms(stack, "hello", number)
