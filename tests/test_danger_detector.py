@@ -1535,3 +1535,19 @@ def test_bare_yes_no_in_a_list_is_a_clear_error(tmp_path):
 ])
 def test_guards_that_hold_against_now_and_things_that_are_not_people(detector, text, expected):
     assert category(detector, text) == expected
+
+
+# Written after blind set H was measured and read (its misses: a cry for help that says it cannot
+# say more, an overdose "of everything"); our own phrasings.
+@pytest.mark.parametrize("text,expected", [
+    ("help me i cant say more", "help_me"),
+    ("HELP ME CANT SAY MUCH", "help_me"),
+    ("ive injected the lot", "suicide"),
+    ("i've swallowed everything i could find", "suicide"),
+    ("took all my nans co-codamol", "suicide"),
+    ("he's downed the lot of the beers", None),
+    ("he took everything i had in the divorce", None),
+    ("last year i swallowed the lot", None),
+])
+def test_after_set_h(detector, text, expected):
+    assert category(detector, text) == expected
