@@ -1537,8 +1537,8 @@ def test_guards_that_hold_against_now_and_things_that_are_not_people(detector, t
     assert category(detector, text) == expected
 
 
-# Written after blind set H was measured and read (its misses: a cry for help that says it cannot
-# say more, an overdose "of everything"); our own phrasings.
+# Written after blind sets H and I were measured and read (their misses: a cry for help that says it
+# cannot say more, an overdose "of everything", "choking" heard as "chalking"); our own phrasings.
 @pytest.mark.parametrize("text,expected", [
     ("help me i cant say more", "help_me"),
     ("HELP ME CANT SAY MUCH", "help_me"),
@@ -1548,6 +1548,9 @@ def test_guards_that_hold_against_now_and_things_that_are_not_people(detector, t
     ("he's downed the lot of the beers", None),
     ("he took everything i had in the divorce", None),
     ("last year i swallowed the lot", None),
+    ("my husbands chalking me", "strangulation"),
+    ("the kids are chalking on the pavement", None),
+    ("chalking it up to experience", None),
 ])
-def test_after_set_h(detector, text, expected):
+def test_after_sets_h_and_i(detector, text, expected):
     assert category(detector, text) == expected
