@@ -112,7 +112,7 @@ def emergency_report(model: Path, heldout: Path) -> Dict:
         "emergency_recall": sum(danger_hits) / len(danger),
         "false_emergency_rate": sum(false_hits) / len(ordinary),
         # 999 first: escalated, or the danger check in front of the answer
-        "danger_shown_999_first": sum(e or c for e, c in zip(escalated[: len(danger)], checked)) / len(danger),
+        "danger_shown_999_first": sum(e or c for e, c in zip(danger_hits, checked)) / len(danger),
         "danger_checked": sum(checked[: len(danger)]) / len(danger),
         "ordinary_checked": sum(checked[len(danger):]) / len(ordinary),
         "detector_only_recall": detector_recall,
@@ -134,11 +134,11 @@ def danger_model_cross_validation(corpus_dir: Path, escalate: float) -> Dict[str
     from bot.nlu.emergency_component import EmergencyDetector
 
     component = EmergencyDetector({**EmergencyDetector.get_default_config(), "corpus": []})
-    words = component._detector.explain
     intents = component.training_examples(TrainingDataImporter.load_from_config(
         str(ROOT / "config.yml"), str(ROOT / "domain.yml"), [str(ROOT / "data")]).get_nlu_data())
     files = sorted(corpus_dir.glob("*.yml"))
-    read = {f.name: [(e.text, words(e.text)["words"], e.danger) for e in load_corpus([f])] for f in files}
+    read = {f.name: [(e.text, component.words(e.text), e.danger) for e in load_corpus([f])]
+            for f in files}
     out: Dict[str, Dict] = {}
     for name, held in read.items():
         train = intents + [x for other, items in read.items() if other != name for x in items]

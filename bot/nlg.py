@@ -7,8 +7,9 @@ Configured in endpoints.yml as `nlg: type: bot.nlg.ProfileNLG`.
 
 It also puts the danger check in front of the first reply of a turn whose message the danger layer
 marked `danger_check` (bot/nlu/emergency_component.py): danger words that the danger model did not
-confirm. The person gets the normal answer, opened by "In danger right now? Call 999 …" and a
-button to the full emergency reply, so a pattern match always shows 999 first.
+confirm. The person gets the normal answer, opened by `utter_danger_check` ("Are you in danger right
+now? If you are, call 999 …") and a button to the full emergency reply, so a pattern match always
+shows 999 first.
 """
 from __future__ import annotations
 

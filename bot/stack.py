@@ -92,7 +92,8 @@ class Stack:
             name = "rasa" if len(self.rasa_ports) == 1 else f"rasa_{i}"
             # bot.rasa_main is the rasa command with message text kept out of Rasa's own logs
             cmds[name] = [
-                py, "-m", "bot.rasa_main", "run", "--model", self.model, "--interface", "127.0.0.1", "--port", str(port),
+                py, "-m", "bot.rasa_main", "run", "--model", self.model,
+                "--interface", "127.0.0.1", "--port", str(port),
                 "--credentials", "credentials.yml", "--endpoints", self.endpoints,
             ]
         cmds["actions"] = [py, "-m", "actions"]

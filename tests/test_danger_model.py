@@ -88,7 +88,7 @@ def test_the_model_needs_both_labels():
 def test_trained_model_survives_rasa_model_storage(trained):
     component, loaded = trained
     texts = ["hes punching me now", "last year he punched me", "get here now hes got me"]
-    words = [component._detector.explain(t)["words"] for t in texts]
+    words = [component.words(t) for t in texts]
     before = component._model.probabilities(list(zip(texts, words)))
     after = loaded._model.probabilities(list(zip(texts, words)))
     assert before == pytest.approx(after)
@@ -123,7 +123,7 @@ def test_the_shipped_model_separates_the_developers_own_examples():
               "hes squeezing my throat"]
     ordinary = ["what does the law say about coercive control", "can i get a call back on tuesday",
                 "he battered me when we lived in leeds years ago", "the kids are at school, how do i apply for a flat"]
-    probs = model.probabilities([(t, component._detector.explain(t)["words"]) for t in danger + ordinary])
+    probs = model.probabilities([(t, component.words(t)) for t in danger + ordinary])
     assert min(probs[: len(danger)]) > 0.5, probs
     assert max(probs[len(danger):]) < 0.5, probs
 

@@ -41,12 +41,16 @@ class Example:
     source: str
 
 
+def yaml_files(path: Path) -> List[Path]:
+    """The .yml files of a folder, in order, or the path itself if it is a file."""
+    return sorted(path.glob("*.yml")) if path.is_dir() else [path]
+
+
 def load_corpus(paths: Iterable[Path]) -> List[Example]:
     """Read danger corpus files (YAML: `danger: [{text, category}]`, `ordinary: [{text, kind}]`)."""
     out: List[Example] = []
     for path in paths:
-        files = sorted(path.glob("*.yml")) if path.is_dir() else [path]
-        for file in files:
+        for file in yaml_files(path):
             data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
             if not isinstance(data, dict) or not ({"danger", "ordinary"} & data.keys()):
                 raise CorpusError(f"{file}: expected 'danger' and/or 'ordinary' lists")
@@ -125,5 +129,3 @@ def _words_ngrams(joined: str) -> List[str]:
     grams += [" ".join(words[i:i + 2]) for i in range(len(words) - 1)]
     grams += [" ".join(words[i:i + 3]) for i in range(len(words) - 2)]
     return grams
-
-

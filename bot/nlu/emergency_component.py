@@ -48,7 +48,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu.danger import DangerDetector
 from bot.nlu.spacy_pipeline import PATTERNS_DIR
-from bot.nlu.danger_model import DangerModel, load_corpus
+from bot.nlu.danger_model import DangerModel, load_corpus, yaml_files
 
 logger = logging.getLogger(__name__)
 
@@ -96,8 +96,7 @@ class EmergencyDetector(GraphComponent, IntentClassifier):
         here = Path(__file__).resolve().parent
         digest = hashlib.sha256()
         for path in [*cls._corpus_paths(config), patterns, here / "danger.py", here / "danger_model.py"]:
-            files = sorted(path.glob("*.yml")) if path.is_dir() else [path]
-            for file in files:
+            for file in yaml_files(path):
                 if file.exists():
                     digest.update(file.name.encode() + b"\0" + file.read_bytes())
         return digest.hexdigest()
@@ -135,6 +134,10 @@ class EmergencyDetector(GraphComponent, IntentClassifier):
 
     # ---- training
 
+    def words(self, text: str) -> List[str]:
+        """The detector's normalised words of `text`: the danger model's word features."""
+        return self._detector.explain(text)["words"]
+
     def training_examples(self, training_data: Optional[TrainingData]) -> List[tuple]:
         """(text, normalised words, is danger) for the corpus and, optionally, the intent examples."""
         items = [(e.text, e.danger) for e in load_corpus(self._corpus_paths(self.component_config))]
@@ -144,7 +147,7 @@ class EmergencyDetector(GraphComponent, IntentClassifier):
                 text = message.get(TEXT)
                 if text:
                     items.append((text, message.get(INTENT) == name))
-        return [(text, self._detector.explain(text)["words"], danger) for text, danger in items]
+        return [(text, self.words(text), danger) for text, danger in items]
 
     def train(self, training_data: TrainingData) -> Resource:
         if not self.component_config["use_model"]:
@@ -222,13 +225,12 @@ class EmergencyDetector(GraphComponent, IntentClassifier):
         if (message.get(INTENT) or {}).get(INTENT_NAME_KEY) == cfg["intent"] and p is not None:
             # DIET alone, and the danger model disagrees: answer as DIET's next intent, with the check.
             self._check(message, {"category": "unknown", "pattern_id": None, "categories": [],
-                                  "strength": None, "source": "classifier", "probability": shown},
-                        demote=True)
+                                  "strength": None, "source": "classifier", "probability": shown})
 
-    def _check(self, message: Message, check: Dict[str, Any], demote: bool = False) -> None:
+    def _check(self, message: Message, check: Dict[str, Any]) -> None:
         name = self.component_config["intent"]
         current = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
-        if current == name or demote:
+        if current == name:  # DIET's emergency is not confirmed: answer with its next intent
             others = [dict(e) for e in message.get(INTENT_RANKING_KEY) or []
                       if e.get(INTENT_NAME_KEY) != name]
             if others:
