@@ -1277,8 +1277,26 @@ def test_empty_and_odd_input(detector):
 def test_signal_carries_no_text(detector):
     signal = detector.detect("hes got a knife")
     assert isinstance(signal, DangerSignal)
-    assert set(signal.as_dict()) == {"category", "pattern_id", "categories", "strength"}
+    assert set(signal.as_dict()) == {"category", "pattern_id", "categories", "strength", "now"}
     assert "knife" not in repr(signal.as_dict()).replace("weapon.", "")
+
+
+@pytest.mark.parametrize("text, now", [
+    ("they will finish me tonight", True),
+    ("my brother's gone for my little sister right now", True),
+    ("he's just gone for my nan", True),
+    ("he said he will kill me", False),
+    ("he hit me", False),
+])
+def test_signal_says_whether_a_now_marker_is_in_the_match_clause(detector, text, now):
+    signal = detector.detect(text)
+    assert signal is not None
+    assert signal.now is now
+
+
+def test_a_now_marker_in_another_clause_does_not_count(detector):
+    signal = detector.detect("he hit me last week and now i cannot sleep")
+    assert signal is None or signal.now is False
 
 
 def test_module_level_detect():

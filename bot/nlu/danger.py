@@ -66,10 +66,12 @@ class DangerSignal:
     pattern_id: str
     categories: Tuple[str, ...] = ()
     strength: str = "strong"
+    # A "now" marker ("right now", "tonight", "he's just") is in the clause of a surviving match.
+    now: bool = False
 
     def as_dict(self) -> Dict[str, Any]:
         return {"category": self.category, "pattern_id": self.pattern_id,
-                "categories": list(self.categories), "strength": self.strength}
+                "categories": list(self.categories), "strength": self.strength, "now": self.now}
 
 
 @dataclass
@@ -457,6 +459,7 @@ class DangerDetector:
         vetoes = guard_spans.get("veto", [])
 
         found: List[Tuple[_Pattern, int, int]] = []
+        found_now = False
         for match_id, start, end in self._danger(mdoc):
             key = strings[match_id]
             if key.endswith(END):
@@ -481,6 +484,7 @@ class DangerDetector:
                 record["cancelled_by"] = cancel
                 continue
             found.append((pattern, start, end))
+            found_now = found_now or now
 
         for rule, sentence_no in self._alone_matches(reading):
             out["matches"].append({"pattern_id": rule.id, "category": rule.category,
@@ -493,7 +497,7 @@ class DangerDetector:
                                       STRENGTHS.index(f[0].strength), f[1]))
             best = found[0][0]
             categories = tuple(sorted({f[0].category for f in found}, key=self._priority.get))
-            out["signal"] = DangerSignal(best.category, best.id, categories, best.strength)
+            out["signal"] = DangerSignal(best.category, best.id, categories, best.strength, found_now)
         return out
 
     @staticmethod

@@ -9,8 +9,8 @@ message:
 
 Decision (thresholds in the component config; how they were chosen: docs/emergency.md):
 1. A pattern matched, and the model does not contradict it (probability at least `strong_hold`
-   for a strong pattern, `confirm` for a medium or weak one) or DIET also said `emergency`
-   → `emergency`, confidence 1.0.
+   for a strong pattern or any pattern with a "now" marker in its clause, `confirm` for a medium
+   or weak one) or DIET also said `emergency` → `emergency`, confidence 1.0.
 2. No pattern, but the model is confident (at least `escalate`) → `emergency`.
 3. A pattern matched but the model contradicts it, or DIET alone said `emergency` without the
    model's support → DIET's intent stands (or its next one), and the message is marked
@@ -46,7 +46,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu.danger import DangerDetector
+from bot.nlu.danger import DangerDetector, DangerSignal
 from bot.nlu.spacy_pipeline import PATTERNS_DIR
 from bot.nlu.danger_model import DangerModel, load_corpus, yaml_files
 
@@ -55,6 +55,29 @@ logger = logging.getLogger(__name__)
 DANGER_KEY = "danger"
 CHECK_KEY = "danger_check"
 ROOT = Path(__file__).resolve().parents[2]
+
+
+ESCALATE, CHECK = "escalate", "check"
+
+
+def decide(signal: Optional[DangerSignal], p: Optional[float], diet_says_emergency: bool,
+           cfg: Dict[str, Any]) -> Optional[str]:
+    """The decision in the module docstring: ESCALATE, CHECK or None (answer normally).
+
+    `p` is the danger model's probability, None when there is no model. Shared with
+    bot/evaluation.py, which cross-validates it."""
+    if signal is not None:
+        if signal.strength == "strong":
+            hold = cfg["strong_hold"]
+        else:
+            hold = cfg["now_hold"] if signal.now else cfg["confirm"]
+        return ESCALATE if p is None or p >= hold or diet_says_emergency else CHECK
+    if p is not None and p >= cfg["escalate"]:
+        return ESCALATE
+    if diet_says_emergency and p is not None:
+        # DIET alone, and the danger model disagrees: answer as DIET's next intent, with the check.
+        return CHECK
+    return None
 
 
 @DefaultV1Recipe.register(
@@ -78,6 +101,8 @@ class EmergencyDetector(GraphComponent, IntentClassifier):
             "escalate": 0.5,
             "confirm": 0.15,
             "strong_hold": 0.05,
+            # a medium or weak pattern with "now", "tonight", "he's just" ... in its clause
+            "now_hold": 0.05,
             # False: patterns alone decide (no model is trained or used)
             "use_model": True,
         }
@@ -210,22 +235,17 @@ class EmergencyDetector(GraphComponent, IntentClassifier):
         p = self._probability(text, result["words"])
         cfg = self.component_config
         shown = None if p is None else round(p, 3)
+        diet_says = (message.get(INTENT) or {}).get(INTENT_NAME_KEY) == cfg["intent"]
+        action = decide(signal, p, diet_says, cfg)
         if signal is not None:
-            hold = cfg["strong_hold"] if signal.strength == "strong" else cfg["confirm"]
-            diet_agrees = (message.get(INTENT) or {}).get(INTENT_NAME_KEY) == cfg["intent"]
-            if p is None or p >= hold or diet_agrees:
-                self._force(message, {**signal.as_dict(), "source": "rules", "probability": shown})
-            else:
-                self._check(message, {**signal.as_dict(), "source": "rules", "probability": shown})
-            return
-        if p is not None and p >= cfg["escalate"]:
-            self._force(message, {"category": "unknown", "pattern_id": None, "categories": [],
-                                  "strength": None, "source": "model", "probability": shown})
-            return
-        if (message.get(INTENT) or {}).get(INTENT_NAME_KEY) == cfg["intent"] and p is not None:
-            # DIET alone, and the danger model disagrees: answer as DIET's next intent, with the check.
-            self._check(message, {"category": "unknown", "pattern_id": None, "categories": [],
-                                  "strength": None, "source": "classifier", "probability": shown})
+            found = {**signal.as_dict(), "source": "rules", "probability": shown}
+        else:
+            found = {"category": "unknown", "pattern_id": None, "categories": [], "strength": None,
+                     "source": "model" if action == ESCALATE else "classifier", "probability": shown}
+        if action == ESCALATE:
+            self._force(message, found)
+        elif action == CHECK:
+            self._check(message, found)
 
     def _check(self, message: Message, check: Dict[str, Any]) -> None:
         name = self.component_config["intent"]
