@@ -173,6 +173,17 @@ def test_a_contradicted_pattern_keeps_the_answer_but_opens_with_the_danger_check
     assert "text" not in check
 
 
+def test_a_medium_pattern_with_now_in_its_clause_needs_only_the_strong_hold():
+    # "hit me" is a medium pattern: at p 0.08 (under confirm 0.15, over now_hold 0.05) the check
+    # alone without "now", the emergency reply with it
+    assert decide(0.08, "my brother hit me").get("danger_check")["strength"] == "medium"
+    assert decide(0.08, "my brother hit me").get("intent")["name"] == "describe_abuse"
+    message = decide(0.08, "my brother hit me just now")
+    assert message.get("intent")["name"] == "emergency"
+    assert message.get("danger")["now"] is True
+    assert decide(0.03, "my brother hit me just now").get("intent")["name"] == "describe_abuse"
+
+
 def test_pattern_and_diet_together_escalate_whatever_the_model_says():
     message = decide(0.01, "hes got a knife", intent="emergency")
     assert message.get("intent")["name"] == "emergency" and message.get("danger")["source"] == "rules"
