@@ -2,7 +2,7 @@
 
 1. Intents: `rasa test nlu` on eval/nlu_heldout.yml → weighted F1, the weakest intents and the
    most frequent confusions.
-2. Emergencies: every message of the blind set, eval/emergency_blind_k.yml, through the full NLU
+2. Emergencies: every message of the blind set, eval/emergency_blind_l.yml, through the full NLU
    pipeline (DIET, the danger patterns and the danger model) → emergency recall and the
    false-emergency rate (escalations only), how many of each got the danger check instead (999 in
    front of the normal answer), and the patterns alone. Sets A–J in data/danger/ were blind once
@@ -187,7 +187,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=str(ROOT / "models" / "current.tar.gz"))
     parser.add_argument("--nlu", default=str(ROOT / "eval" / "nlu_heldout.yml"))
-    parser.add_argument("--emergency", default=str(ROOT / "eval" / "emergency_blind_k.yml"))
+    parser.add_argument("--emergency", default=str(ROOT / "eval" / "emergency_blind_l.yml"))
     parser.add_argument("--danger-corpus", default=str(ROOT / "data" / "danger"),
                         help="cross-validate the danger model over these files (one left out at a time)")
     parser.add_argument("--out", default=str(ROOT / "results"))

@@ -174,7 +174,7 @@ def test_a_contradicted_pattern_keeps_the_answer_but_opens_with_the_danger_check
 
 
 def test_a_medium_pattern_with_now_in_its_clause_needs_only_the_strong_hold():
-    # "hit me" is a medium pattern: at p 0.08 (under confirm 0.15, over now_hold 0.05) the check
+    # "hit me" is a medium pattern: at p 0.08 (under confirm 0.2, over now_hold 0.05) the check
     # alone without "now", the emergency reply with it
     assert decide(0.08, "my brother hit me").get("danger_check")["strength"] == "medium"
     assert decide(0.08, "my brother hit me").get("intent")["name"] == "describe_abuse"

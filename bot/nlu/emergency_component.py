@@ -98,8 +98,8 @@ class EmergencyDetector(GraphComponent, IntentClassifier):
             # also train on the intent examples (the `intent` ones as danger, the rest ordinary)
             "use_intent_examples": True,
             # see the module docstring
-            "escalate": 0.5,
-            "confirm": 0.15,
+            "escalate": 0.45,
+            "confirm": 0.2,
             "strong_hold": 0.05,
             # a medium or weak pattern with "now", "tonight", "he's just" ... in its clause
             "now_hold": 0.05,
