@@ -1572,3 +1572,43 @@ def test_guards_that_hold_against_now_and_things_that_are_not_people(detector, t
 ])
 def test_after_sets_h_and_i(detector, text, expected):
     assert category(detector, text) == expected
+
+
+# Written after blind sets J and K were measured and read, and after reading the cross-validation
+# misses inside data/danger (docs/emergency.md, "Blind measurements"); our own phrasings.
+@pytest.mark.parametrize("text,expected", [
+    # J's misses, reworded
+    ("hello is anyone there?? need help urgently", "help_me"),
+    ("is anyone there", None),
+    ("sat at the edge of the cliff, i've had enough", "suicide"),
+    ("we walked to the cliff edge on holiday last summer", None),
+    ("my stepdad's gone for my wee brother", "child_in_danger"),
+    ("my son's gone for his dad's", None),
+    ("they will finish us tonight", "threat_to_kill"),
+    # cross-validation misses, reworded
+    ("being knocked about rn", "attack_now"),
+    ("writing this while he punches me", "attack_now"),
+    ("writing this while he sleeps", None),
+    ("took 60 of the amitriptyline", "suicide"),
+    ("took 2 paracetamol for my head", None),
+    ("my wrist is open and pouring", "suicide"),
+    ("on the end of the jetty", "suicide"),
+    ("my stepson is forcing the back door", "intruder"),
+    ("she'll stab me if i move", "weapon"),
+    ("she says she'll kill me if i ever move out", None),
+    # K's false alarms, reworded
+    ("my ex tried to burn the flat down back in the eighties", None),
+    ("he punched me on our honeymoon", None),
+    ("dad hit mum for years", None),
+    ("she sends 20 texts a day saying she'll kill me", None),
+    ("he threatened me with a bat earlier, i'm in another town now", None),
+    ("he'll find me at some point", None),
+    ("this cold is doing me in", None),
+    ("i'm drowning in all this paperwork", None),
+])
+def test_after_sets_j_and_k(detector, text, expected):
+    signal = detector.detect(text)
+    if expected is None:
+        assert signal is None
+    else:  # several categories may match; the emergency reply is the same
+        assert signal is not None and expected in signal.categories
