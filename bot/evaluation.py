@@ -2,10 +2,10 @@
 
 1. Intents: `rasa test nlu` on eval/nlu_heldout.yml → weighted F1, the weakest intents and the
    most frequent confusions.
-2. Emergencies: every message of the blind set, eval/emergency_blind_l.yml, through the full NLU
+2. Emergencies: every message of each blind set, eval/emergency_blind_*.yml, through the full NLU
    pipeline (DIET, the danger patterns and the danger model) → emergency recall and the
    false-emergency rate (escalations only), how many of each got the danger check instead (999 in
-   front of the normal answer), and the patterns alone. Sets A–J in data/danger/ were blind once
+   front of the normal answer), and the patterns alone. Sets A–K in data/danger/ were blind once
    (their headers keep those figures) and are now the danger model's training data.
 3. Cross-validation over data/danger/: train the danger model on all files but one (and the intent
    examples), measure on the one left out, both the model alone and the whole decision without
@@ -187,7 +187,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=str(ROOT / "models" / "current.tar.gz"))
     parser.add_argument("--nlu", default=str(ROOT / "eval" / "nlu_heldout.yml"))
-    parser.add_argument("--emergency", default=str(ROOT / "eval" / "emergency_blind_l.yml"))
+    parser.add_argument("--emergency", nargs="+",
+                        default=[str(p) for p in sorted((ROOT / "eval").glob("emergency_blind_*.yml"))],
+                        help="blind sets (default: every eval/emergency_blind_*.yml); each must meet the goals")
     parser.add_argument("--danger-corpus", default=str(ROOT / "data" / "danger"),
                         help="cross-validate the danger model over these files (one left out at a time)")
     parser.add_argument("--out", default=str(ROOT / "results"))
@@ -197,7 +199,10 @@ def main() -> int:
     results: Dict = {}
     if Path(args.nlu).exists():
         results["nlu"] = nlu_report(Path(args.model), Path(args.nlu), out / "nlu-heldout")
-    results["emergency"] = emergency_report(Path(args.model), Path(args.emergency))
+    if not args.emergency:
+        parser.error("no blind emergency set: expected eval/emergency_blind_*.yml")
+    results["emergency"] = {Path(f).name: emergency_report(Path(args.model), Path(f))
+                            for f in args.emergency}
     from bot.nlu.emergency_component import EmergencyDetector
 
     configured = next(c for c in yaml.safe_load((ROOT / "config.yml").read_text())["pipeline"]
@@ -216,21 +221,25 @@ def main() -> int:
             print(f"  confused: {c['intent']} → {c['predicted']} ×{c['count']}")
         if nlu["weighted_f1"] < GOALS["weighted_f1"]:
             failed.append("weighted F1")
-    em = results["emergency"]
-    print(f"\nEmergency held-out ({Path(args.emergency).name}): recall {em['emergency_recall']:.3f} on {em['danger_messages']} danger "
-          f"messages (goal 1.00); false-emergency rate {em['false_emergency_rate']:.3%} on "
-          f"{em['ordinary_messages']} ordinary messages (goal ≤ 3%)")
-    print(f"  999 shown first (escalated, or the danger check before the answer): "
-          f"{em['danger_shown_999_first']:.3f} of danger messages; danger check on "
-          f"{em['ordinary_checked']:.1%} of ordinary messages")
-    print(f"  without the {em['also_in_training']} messages also in data/danger word for word: recall "
-          f"{em['unseen_recall']:.3f}, false rate {em['unseen_false_rate']:.1%}")
-    print(f"  patterns alone: recall {em['detector_only_recall']:.3f}, "
-          f"false rate {em['detector_only_false_rate']:.3%}")
-    if em["missed_categories"]:
-        print(f"  missed by category: {dict(em['missed_categories'])}")
-    if em["false_alarm_kinds"]:
-        print(f"  false alarms by kind: {dict(em['false_alarm_kinds'])}")
+    for name, em in results["emergency"].items():
+        print(f"\nEmergency held-out ({name}): recall {em['emergency_recall']:.3f} on {em['danger_messages']} danger "
+              f"messages (goal 1.00); false-emergency rate {em['false_emergency_rate']:.3%} on "
+              f"{em['ordinary_messages']} ordinary messages (goal ≤ 3%)")
+        print(f"  999 shown first (escalated, or the danger check before the answer): "
+              f"{em['danger_shown_999_first']:.3f} of danger messages; danger check on "
+              f"{em['ordinary_checked']:.1%} of ordinary messages")
+        print(f"  without the {em['also_in_training']} messages also in data/danger word for word: recall "
+              f"{em['unseen_recall']:.3f}, false rate {em['unseen_false_rate']:.1%}")
+        print(f"  patterns alone: recall {em['detector_only_recall']:.3f}, "
+              f"false rate {em['detector_only_false_rate']:.3%}")
+        if em["missed_categories"]:
+            print(f"  missed by category: {dict(em['missed_categories'])}")
+        if em["false_alarm_kinds"]:
+            print(f"  false alarms by kind: {dict(em['false_alarm_kinds'])}")
+        if em["emergency_recall"] < GOALS["emergency_recall"]:
+            failed.append(f"emergency recall on {name}")
+        if em["false_emergency_rate"] > GOALS["false_emergency_rate"]:
+            failed.append(f"false-emergency rate on {name}")
     cv = results["danger_cv"]
     print(f"\nEach file of {Path(args.danger_corpus).name}/ left out in turn, the danger model trained "
           f"on the rest (no DIET); model alone at {cfg['escalate']} | patterns + model:")
@@ -244,10 +253,6 @@ def main() -> int:
     shown, _, unshown, _ = cv_totals(cv, "configured", "shown_999")
     print(f"  all files, patterns + model: recall {recall:.3f} ({missed} missed), false rate "
           f"{false_rate:.2%} ({false}); 999 first {shown:.3f} ({unshown} without)")
-    if em["emergency_recall"] < GOALS["emergency_recall"]:
-        failed.append("emergency recall")
-    if em["false_emergency_rate"] > GOALS["false_emergency_rate"]:
-        failed.append("false-emergency rate")
     print(f"\nResults in {out / 'eval.json'}")
     if failed:
         print("Goals missed: " + ", ".join(failed))
