@@ -184,9 +184,12 @@ def test_a_medium_pattern_with_now_in_its_clause_needs_only_the_strong_hold():
     assert decide(0.03, "my brother hit me just now").get("intent")["name"] == "describe_abuse"
 
 
-def test_pattern_and_diet_together_escalate_whatever_the_model_says():
+def test_a_pattern_the_model_contradicts_gets_the_check_even_when_diet_says_emergency():
     message = decide(0.01, "hes got a knife", intent="emergency")
-    assert message.get("intent")["name"] == "emergency" and message.get("danger")["source"] == "rules"
+    assert message.get("intent")["name"] == "ask_police"  # DIET's next intent
+    assert message.get("danger") is None
+    check = message.get("danger_check")
+    assert check["source"] == "rules" and check["classifier_intent"] == "emergency"
 
 
 def test_a_confident_model_escalates_without_a_pattern():
