@@ -1612,3 +1612,33 @@ def test_after_sets_j_and_k(detector, text, expected):
         assert signal is None
     else:  # several categories may match; the emergency reply is the same
         assert signal is not None and expected in signal.categories
+
+
+# Written after blind set N was measured and read (its miss: a cry for help typed letter by letter;
+# false alarms: "I don't want to die though", "just wondering, if he ...", "if I see ..."); our words.
+@pytest.mark.parametrize("text,expected", [
+    ("h e l p", "help_me"),
+    ("H E L P  M E", "help_me"),
+    ("s-o-s", "help_me"),
+    ("H.E.L.P", "help_me"),
+    ("p o l i c e", "help_me"),
+    ("u r a star", None),
+    ("i a m fine thanks", None),
+    ("not going to hurt myself, just tired", None),
+    ("i dont wanna die i just want it to stop", None),
+    ("i don't want to live anymore", "suicide"),
+    ("i'm not going to hurt myself i'm going to kill myself", "suicide"),
+    ("just wondering if he burnt the house down would i lose my tenancy", None),
+    ("if i hear screaming next door what should i do", None),
+])
+def test_after_set_n(detector, text, expected):
+    signal = detector.detect(text)
+    if expected is None:
+        assert signal is None
+    else:
+        assert signal is not None and expected in signal.categories
+
+
+def test_letters_typed_one_by_one_become_one_word_only_when_known(detector):
+    assert detector.explain("h e l p")["words"] == ["help"]
+    assert detector.explain("u r a star")["words"][:3] == ["you", "are", "a"]

@@ -26,6 +26,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 import yaml
@@ -379,9 +380,16 @@ class DangerDetector:
         reading = _Reading()
         clause = sentence = 0
         prev_lower = ""
-        for tok in doc:
+        tokens = list(doc)
+        i = 0
+        while i < len(tokens):
+            tok = tokens[i]
+            i += 1
             if len(reading.words) >= MAX_WORDS:
                 break
+            spelled, end = self._spelled_out(tokens, i - 1)
+            if spelled:  # "h e l p", "s-o-s": one word
+                tok, i = SimpleNamespace(text=spelled, lower_=spelled, norm_=spelled, is_space=False), end
             text = tok.text
             if tok.is_space or not text.strip():
                 if "\n" in text:
@@ -402,6 +410,34 @@ class DangerDetector:
                 reading.sentence.append(sentence)
             prev_lower = lower
         return reading
+
+    def _spelled_out(self, tokens: List[Any], start: int) -> Tuple[Optional[str], int]:
+        """A word typed letter by letter ("h e l p", "s-o-s", "H.E.L.P") from tokens[start]:
+        (the word, the index after it), or (None, start). Only words the detector knows, and not
+        stop words, so "u r a" stays three words."""
+        letters: List[str] = []
+        k = start
+        while k < len(tokens):
+            t = tokens[k].text
+            if len(t) == 1 and t.isalpha():
+                letters.append(t.lower())
+                k += 1
+            elif t in ("-", ".") and letters and k + 1 < len(tokens) \
+                    and len(tokens[k + 1].text) == 1 and tokens[k + 1].text.isalpha():
+                k += 1
+            else:
+                break
+        if len(letters) < 3 and "".join(letters) not in ("me", "us"):  # "H E L P  M E"
+            dotted = tokens[start].text.lower()
+            if re.fullmatch(r"(?:[a-z][.\-]){2,}[a-z][.\-]?", dotted):  # one token "h.e.l.p"
+                letters, k = re.findall(r"[a-z]", dotted), start + 1
+            else:
+                return None, start
+        word = "".join(letters)
+        if word not in ("me", "us") and (word in STOP_WORDS
+                                         or self._table.get(word, word) not in self._known):
+            return None, start
+        return word, k
 
     def _normalise(self, tok: Any, lower: str, prev_lower: str) -> List[str]:
         for rule in self._after:
