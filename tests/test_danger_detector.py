@@ -35,6 +35,16 @@ def category(detector: DangerDetector, text: str) -> Optional[str]:
     return signal.category if signal else None
 
 
+def assert_among_categories(detector: DangerDetector, text: str, expected: Optional[str]) -> None:
+    """None: not danger. Otherwise `expected` is among the matched categories (several may match;
+    the emergency reply is the same)."""
+    signal = detector.detect(text)
+    if expected is None:
+        assert signal is None, signal
+    else:
+        assert signal is not None and expected in signal.categories, signal
+
+
 # --------------------------------------------------------------------------- the spaCy pipeline
 
 def test_saved_pipeline_loads_with_plain_spacy_load(saved_pipeline):
@@ -1607,11 +1617,7 @@ def test_after_sets_h_and_i(detector, text, expected):
     ("i'm drowning in all this paperwork", None),
 ])
 def test_after_sets_j_and_k(detector, text, expected):
-    signal = detector.detect(text)
-    if expected is None:
-        assert signal is None
-    else:  # several categories may match; the emergency reply is the same
-        assert signal is not None and expected in signal.categories
+    assert_among_categories(detector, text, expected)
 
 
 # Written after blind set N was measured and read (its miss: a cry for help typed letter by letter;
@@ -1632,11 +1638,7 @@ def test_after_sets_j_and_k(detector, text, expected):
     ("if i hear screaming next door what should i do", None),
 ])
 def test_after_set_n(detector, text, expected):
-    signal = detector.detect(text)
-    if expected is None:
-        assert signal is None
-    else:
-        assert signal is not None and expected in signal.categories
+    assert_among_categories(detector, text, expected)
 
 
 def test_letters_typed_one_by_one_become_one_word_only_when_known(detector):
