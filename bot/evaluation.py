@@ -175,7 +175,9 @@ def _split(flags: List[bool], held: List) -> Dict[str, int]:
 
 
 def cv_totals(cv: Dict[str, Dict], label: str, kind: str) -> Tuple[float, float, int, int]:
-    """Recall and false rate summed over every left-out file: (recall, false_rate, missed, false)."""
+    """Recall and false rate summed over every left-out file.
+
+    Returns (recall, false_rate, danger missed, ordinary flagged)."""
     danger = sum(r["danger"] for r in cv.values())
     ordinary = sum(r["ordinary"] for r in cv.values())
     hit = sum(r[label][kind]["danger"] for r in cv.values())
@@ -188,8 +190,10 @@ def main() -> int:
     parser.add_argument("--model", default=str(ROOT / "models" / "current.tar.gz"))
     parser.add_argument("--nlu", default=str(ROOT / "eval" / "nlu_heldout.yml"))
     parser.add_argument("--emergency", nargs="+",
-                        default=[str(p) for p in sorted((ROOT / "eval").glob("emergency_blind_*.yml"))],
-                        help="blind sets (default: every eval/emergency_blind_*.yml); each must meet the goals")
+                        default=[str(p) for p in
+                                 sorted((ROOT / "eval").glob("emergency_blind_*.yml"))],
+                        help="blind sets (default: every eval/emergency_blind_*.yml); "
+                             "each must meet the goals")
     parser.add_argument("--danger-corpus", default=str(ROOT / "data" / "danger"),
                         help="cross-validate the danger model over these files (one left out at a time)")
     parser.add_argument("--out", default=str(ROOT / "results"))
@@ -222,13 +226,15 @@ def main() -> int:
         if nlu["weighted_f1"] < GOALS["weighted_f1"]:
             failed.append("weighted F1")
     for name, em in results["emergency"].items():
-        print(f"\nEmergency held-out ({name}): recall {em['emergency_recall']:.3f} on {em['danger_messages']} danger "
+        print(f"\nEmergency held-out ({name}): recall {em['emergency_recall']:.3f} on "
+              f"{em['danger_messages']} danger "
               f"messages (goal 1.00); false-emergency rate {em['false_emergency_rate']:.3%} on "
               f"{em['ordinary_messages']} ordinary messages (goal ≤ 3%)")
         print(f"  999 shown first (escalated, or the danger check before the answer): "
               f"{em['danger_shown_999_first']:.3f} of danger messages; danger check on "
               f"{em['ordinary_checked']:.1%} of ordinary messages")
-        print(f"  without the {em['also_in_training']} messages also in data/danger word for word: recall "
+        print(f"  without the {em['also_in_training']} messages also in data/danger word for word: "
+              f"recall "
               f"{em['unseen_recall']:.3f}, false rate {em['unseen_false_rate']:.1%}")
         print(f"  patterns alone: recall {em['detector_only_recall']:.3f}, "
               f"false rate {em['detector_only_false_rate']:.3%}")
@@ -241,7 +247,8 @@ def main() -> int:
         if em["false_emergency_rate"] > GOALS["false_emergency_rate"]:
             failed.append(f"false-emergency rate on {name}")
     cv = results["danger_cv"]
-    print(f"\nEach file of {Path(args.danger_corpus).name}/ left out in turn, the danger model trained "
+    print(f"\nEach file of {Path(args.danger_corpus).name}/ left out in turn, the danger model "
+          f"trained "
           f"on the rest (no DIET); model alone at {cfg['escalate']} | patterns + model:")
     for name, row in cv.items():
         m, e = row["configured"]["model_escalated"], row["configured"]["escalated"]

@@ -389,7 +389,8 @@ class DangerDetector:
                 break
             spelled, end = self._spelled_out(tokens, i - 1)
             if spelled:  # "h e l p", "s-o-s": one word
-                tok, i = SimpleNamespace(text=spelled, lower_=spelled, norm_=spelled, is_space=False), end
+                tok = SimpleNamespace(text=spelled, lower_=spelled, norm_=spelled, is_space=False)
+                i = end
             text = tok.text
             if tok.is_space or not text.strip():
                 if "\n" in text:
@@ -533,7 +534,8 @@ class DangerDetector:
                                       STRENGTHS.index(f[0].strength), f[1]))
             best = found[0][0]
             categories = tuple(sorted({f[0].category for f in found}, key=self._priority.get))
-            out["signal"] = DangerSignal(best.category, best.id, categories, best.strength, found_now)
+            out["signal"] = DangerSignal(best.category, best.id, categories, best.strength,
+                                         found_now)
         return out
 
     @staticmethod

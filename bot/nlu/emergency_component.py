@@ -13,9 +13,9 @@ Decision (thresholds in the component config; how they were chosen: docs/emergen
    or weak one) → `emergency`, confidence 1.0.
 2. No pattern, but the model is confident (at least `escalate`) → `emergency`.
 3. A pattern matched but the model contradicts it (whatever DIET says), or DIET alone said
-   `emergency` without the model's support → DIET's intent stands (or its next one), and the message is marked
-   `danger_check`. The reply then opens with the danger check (bot/nlg.py): "In danger right now?
-   Call 999 …" with a button to the full emergency reply. So a pattern match always puts 999 in
+   `emergency` without the model's support → DIET's intent stands (or its next one), and the
+   message is marked `danger_check`. The reply then opens with the danger check (bot/nlg.py):
+   "In danger right now? Call 999 …" with a button to the full emergency reply. So a pattern match always puts 999 in
    front of the person, whatever the model says.
 If the danger model is missing or fails, every pattern match escalates (rule 1 without the model).
 
@@ -243,7 +243,8 @@ class EmergencyDetector(GraphComponent, IntentClassifier):
             found = {**signal.as_dict(), "source": "rules", "probability": shown}
         else:
             found = {"category": "unknown", "pattern_id": None, "categories": [], "strength": None,
-                     "source": "model" if action == ESCALATE else "classifier", "probability": shown}
+                     "source": "model" if action == ESCALATE else "classifier",
+                     "probability": shown}
         if action == ESCALATE:
             self._force(message, found)
         elif action == CHECK:
