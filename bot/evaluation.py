@@ -92,9 +92,9 @@ def emergency_report(model: Path, heldout: Path) -> Dict:
     checked = [p["checked"] for p in parsed]
     danger_hits, false_hits = escalated[: len(danger)], escalated[len(danger):]
 
-    from bot.nlu.danger import DangerDetector
+    from bot.nlu.danger import default_detector
 
-    detector = DangerDetector.load()
+    detector = default_detector()  # one load per run
     detector_recall = sum(detector.detect(t) is not None for t in danger) / len(danger)
     detector_false = sum(detector.detect(t) is not None for t in ordinary) / len(ordinary)
     # Short messages ("help", "hello") can be written the same way by independent writers: report
@@ -133,12 +133,13 @@ def danger_cross_validation(corpus_dir: Path, settings: Dict[str, Dict]) -> Dict
     (patterns + model, `decide` in the component) under each named setting of thresholds."""
     from rasa.shared.importers.importer import TrainingDataImporter
 
-    from bot.nlu.danger import DangerDetector
+    from bot.nlu.danger import default_detector
     from bot.nlu.danger_model import DangerModel, load_corpus
     from bot.nlu.emergency_component import CHECK, ESCALATE, EmergencyDetector, decide
 
-    component = EmergencyDetector({**EmergencyDetector.get_default_config(), "corpus": []})
-    detector = DangerDetector.load()
+    detector = default_detector()  # one load per run
+    component = EmergencyDetector({**EmergencyDetector.get_default_config(), "corpus": []},
+                                  detector=detector)
     intents = component.training_examples(TrainingDataImporter.load_from_config(
         str(ROOT / "config.yml"), str(ROOT / "domain.yml"), [str(ROOT / "data")]).get_nlu_data())
     files = sorted(corpus_dir.glob("*.yml"))
@@ -227,15 +228,13 @@ def main() -> int:
             failed.append("weighted F1")
     for name, em in results["emergency"].items():
         print(f"\nEmergency held-out ({name}): recall {em['emergency_recall']:.3f} on "
-              f"{em['danger_messages']} danger "
-              f"messages (goal 1.00); false-emergency rate {em['false_emergency_rate']:.3%} on "
+              f"{em['danger_messages']} danger messages (goal 1.00); false-emergency rate {em['false_emergency_rate']:.3%} on "
               f"{em['ordinary_messages']} ordinary messages (goal ≤ 3%)")
         print(f"  999 shown first (escalated, or the danger check before the answer): "
               f"{em['danger_shown_999_first']:.3f} of danger messages; danger check on "
               f"{em['ordinary_checked']:.1%} of ordinary messages")
         print(f"  without the {em['also_in_training']} messages also in data/danger word for word: "
-              f"recall "
-              f"{em['unseen_recall']:.3f}, false rate {em['unseen_false_rate']:.1%}")
+              f"recall {em['unseen_recall']:.3f}, false rate {em['unseen_false_rate']:.1%}")
         print(f"  patterns alone: recall {em['detector_only_recall']:.3f}, "
               f"false rate {em['detector_only_false_rate']:.3%}")
         if em["missed_categories"]:
@@ -248,8 +247,7 @@ def main() -> int:
             failed.append(f"false-emergency rate on {name}")
     cv = results["danger_cv"]
     print(f"\nEach file of {Path(args.danger_corpus).name}/ left out in turn, the danger model "
-          f"trained "
-          f"on the rest (no DIET); model alone at {cfg['escalate']} | patterns + model:")
+          f"trained on the rest (no DIET); model alone at {cfg['escalate']} | patterns + model:")
     for name, row in cv.items():
         m, e = row["configured"]["model_escalated"], row["configured"]["escalated"]
         print(f"  {name}: recall {m['danger'] / max(row['danger'], 1):.3f} | "

@@ -15,8 +15,8 @@ Decision (thresholds in the component config; how they were chosen: docs/emergen
 3. A pattern matched but the model contradicts it (whatever DIET says), or DIET alone said
    `emergency` without the model's support → DIET's intent stands (or its next one), and the
    message is marked `danger_check`. The reply then opens with the danger check (bot/nlg.py):
-   "In danger right now? Call 999 …" with a button to the full emergency reply. So a pattern match always puts 999 in
-   front of the person, whatever the model says.
+   "In danger right now? Call 999 …" with a button to the full emergency reply. So a pattern
+   match always puts 999 in front of the person, whatever the model says.
 If the danger model is missing or fails, every pattern match escalates (rule 1 without the model).
 
 The message carries `danger` = {"category", "pattern_id", "categories", "strength", "source",
@@ -239,6 +239,8 @@ class EmergencyDetector(GraphComponent, IntentClassifier):
         shown = None if p is None else round(p, 3)
         diet_says = (message.get(INTENT) or {}).get(INTENT_NAME_KEY) == cfg["intent"]
         action = decide(signal, p, diet_says, cfg)
+        if action is None:
+            return
         if signal is not None:
             found = {**signal.as_dict(), "source": "rules", "probability": shown}
         else:
@@ -247,7 +249,7 @@ class EmergencyDetector(GraphComponent, IntentClassifier):
                      "probability": shown}
         if action == ESCALATE:
             self._force(message, found)
-        elif action == CHECK:
+        else:
             self._check(message, found)
 
     def _check(self, message: Message, check: Dict[str, Any]) -> None:
