@@ -17,7 +17,7 @@ FROM deps AS model
 COPY . .
 ENV PYTHONPATH=/app RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=2
 RUN /opt/venv/bin/python -m bot.nlu.spacy_pipeline build/spacy/en_safety \
- && /opt/venv/bin/rasa train --config config.yml --domain domain.yml --data data \
+ && /opt/venv/bin/rasa train --config config.yml --domain domain --data data \
       --out models --fixed-model-name current
 
 FROM python:3.10-slim AS runtime

@@ -18,7 +18,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
 NLU_SOURCES    := $(shell find bot/nlu -name '*.py' -o -name '*.yml' 2>/dev/null)
-MODEL_SOURCES  := config.yml domain.yml $(shell find data -name '*.yml') $(NLU_SOURCES)
+MODEL_SOURCES  := config.yml $(shell find domain data -name '*.yml') $(NLU_SOURCES)
 
 .PHONY: help install spacy model db run test test-python test-stories validate eval bench lock clean
 
@@ -47,7 +47,7 @@ spacy: $(SPACY)/.built
 $(MODEL): $(SPACY)/.built $(MODEL_SOURCES)
 	@echo "==> Training the Rasa model (data, config or domain changed)"
 	@mkdir -p models
-	$(RASA) train --config config.yml --domain domain.yml --data data --out models --fixed-model-name current
+	$(RASA) train --config config.yml --domain domain --data data --out models --fixed-model-name current
 	@touch $@
 
 model: $(MODEL)
@@ -60,7 +60,7 @@ run: install spacy model db
 	PORT=$(PORT) $(PY) -m bot.devserver
 
 validate: install
-	$(RASA) data validate --config config.yml --domain domain.yml --data data --fail-on-warnings
+	$(RASA) data validate --config config.yml --domain domain --data data --fail-on-warnings
 
 node_modules/.installed: package.json package-lock.json
 	@echo "==> Installing the browser-test packages (playwright-core, axe-core) with npm ci"

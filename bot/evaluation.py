@@ -141,7 +141,7 @@ def danger_cross_validation(corpus_dir: Path, settings: Dict[str, Dict]) -> Dict
     component = EmergencyDetector({**EmergencyDetector.get_default_config(), "corpus": []},
                                   detector=detector)
     intents = component.training_examples(TrainingDataImporter.load_from_config(
-        str(ROOT / "config.yml"), str(ROOT / "domain.yml"), [str(ROOT / "data")]).get_nlu_data())
+        str(ROOT / "config.yml"), str(ROOT / "domain"), [str(ROOT / "data")]).get_nlu_data())
     files = sorted(corpus_dir.glob("*.yml"))
     read = {}
     for f in files:

@@ -1,7 +1,7 @@
 """Input channels that the Rasa server loads from credentials.yml.
 
 - `SmsInput` ("sms"): the gateway forwards SMS turns here so that responses can carry SMS-specific
-  variations (`channel: sms` in domain.yml). The sender id is already an HMAC of the number.
+  variations (`channel: sms` in domain/). The sender id is already an HMAC of the number.
 - `ForgetInput` ("forget"): deletes a conversation's tracker when someone uses the quick exit.
 
 Both require the shared `GATEWAY_TOKEN` in the `X-Gateway-Token` header; the Rasa server listens on

@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
+from bot import domain_files
+
 from bot.callbacks import form, phone as phones, times
 from bot.callbacks.form import Context
 from bot.profile import load_profile
@@ -386,7 +388,7 @@ GSM7 = set("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&
 
 
 def callback_responses():
-    domain = yaml.safe_load((ROOT / "domain.yml").read_text())
+    domain = domain_files.merged()
     return {name: variants for name, variants in domain["responses"].items()
             if name.startswith("utter_callback") or name.startswith("utter_ask_callback")
             or name == "utter_stop_nothing_active"}

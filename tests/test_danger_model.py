@@ -68,7 +68,7 @@ def test_the_shipped_corpus_loads_with_both_labels():
 
 
 @pytest.mark.parametrize("content,error", [
-    ("nlu: []\n", "expected 'danger' and/or 'ordinary'"),
+    ("nlu: []\n", "expected 'danger', 'high_risk' and/or 'ordinary'"),
     ("danger:\n  - category: weapon\n", "danger[0] has no text"),
     ("ordinary:\n  - text: '   '\n", "ordinary[0] has no text"),
 ])
@@ -233,7 +233,7 @@ def test_a_missing_model_file_loads_as_patterns_alone(tmp_path):
 def nlg():
     from bot.nlg import ProfileNLG
 
-    return ProfileNLG(domain=Domain.from_path(str(ROOT / "domain.yml")))
+    return ProfileNLG(domain=Domain.from_path(str(ROOT / "domain")))
 
 
 def tracker_after(parse: Dict, bot_said: List[str] = ()) -> DialogueStateTracker:

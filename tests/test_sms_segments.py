@@ -15,13 +15,15 @@ from typing import Dict, Iterator, List, Tuple
 import pytest
 import yaml
 
+from bot import domain_files
+
 from bot.gateway.fallback import FALLBACK_TEXT
 from bot.profile import load_profile
 from bot.settings import ROOT
 from bot.sms import gsm, texts
 from bot.sms.render import block, render
 
-DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+DOMAIN = domain_files.merged()
 PROFILE = load_profile(ROOT / "profiles" / "example.yml").slots()
 HTML_LINK = re.compile(r"<a\s|</a>|href=", re.I)
 MD_LINK = re.compile(r"\[[^\]]+\]\([^)]+\)")

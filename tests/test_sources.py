@@ -19,14 +19,19 @@ from typing import Dict, Iterator, List, Set, Tuple
 import pytest
 import yaml
 
+from bot import domain_files
+
 from bot.profile import load_profile
 
 ROOT = Path(__file__).resolve().parent.parent
-DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+DOMAIN = domain_files.merged()
 SOURCES = yaml.safe_load((ROOT / "docs" / "sources.yml").read_text(encoding="utf-8"))["sources"]
 PROFILE = load_profile(ROOT / "profiles" / "example.yml")
 
-ACTS = ("Domestic Abuse Act 2021", "Family Law Act 1996", "Housing Act 1996")
+ACTS = (
+    "Domestic Abuse Act 2021", "Family Law Act 1996", "Housing Act 1996", "Serious Crime Act 2015",
+    "Offences against the Person Act 1861",
+)
 LAW_WORDS = re.compile(r"\bAct\b|\bs\.\s?\d|Clare's Law|Disclosure Scheme|\bsection\b", re.I)
 SECTION = re.compile(r"\b(?:s\.\s?\d+[A-Z]?|Part \d+)")
 # UK numbers as people write them: 0808 2000 247, 0800 1111, 0808 80 10 800, 116 123, 999.

@@ -2,6 +2,7 @@
 from another origin, text escaped. The real-browser tests are in test_webchat_browser.py."""
 from __future__ import annotations
 
+import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -128,6 +129,13 @@ async def test_static_files_name_no_other_origin(client, path):
     body = await resp.text()
     code = re.sub(r"/\*.*?\*/", "", body, flags=re.S)  # comments may show an example tag
     code = code.replace('xmlns="http://www.w3.org/2000/svg"', "")  # a namespace name, never fetched
+    if path == "/embed.js":  # the profile's values written in: places to go, never fetched
+        config = re.search(r"var CONFIG = (\{.*?\});", code)
+        assert config, "embed.js carries the profile's exit and fallback details"
+        values = json.loads(config.group(1))
+        assert values["exitUrl"] == "https://www.bbc.co.uk/weather"
+        assert values["frameAncestors"] == ["https://www.northbrook.example"]
+        code = code.replace(config.group(1), "{}")
     assert not re.search(r"https?://|[\"'(]//[a-z]", code, flags=re.I), path
     assert "@import" not in code and "url(" not in code.replace("URL(", "")
     if path.endswith(".js"):
@@ -201,7 +209,8 @@ async def test_start_screen_explains_the_quick_exit(client):
     assert "Shift" in html and "3 times" in html
     assert "does not erase your browser history" in html
     assert 'href="/safety"' in html
-    assert "call <a href=\"tel:999\">999</a>" in html.replace("Call", "call")
+    assert re.search(r'call <a class="tel" href="tel:999">999</a>', html.replace("Call", "call"))
+    assert 'href="tel:999" class="call-999"' in html, "Call 999 in the sticky bar"
     # The offline message carries 999 and the national helpline.
     offline = html[html.index('id="offline"'):]
     offline = offline[:offline.index("</div>")]

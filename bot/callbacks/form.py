@@ -2,7 +2,7 @@
 
 Pure functions (no Rasa imports), so they are easy to test with bad input. Each validator returns
 `(slot updates, messages)`, where messages are `(response name, template values)` pairs that the
-action dispatches (responses live in domain.yml with `channel: sms` variations). Never log values.
+action dispatches (responses live in domain/callback.yml with `channel: sms` variations). Never log values.
 """
 from __future__ import annotations
 

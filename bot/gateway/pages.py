@@ -8,6 +8,7 @@ static/chat/chat.js with textContent, never as HTML. The quick exit lives in sta
 """
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any, Dict
@@ -102,10 +103,37 @@ async def embed_safety_page(request: web.Request) -> web.Response:
     return render(request, "safety.html", embed=True)
 
 
+EMBED_CONFIG_MARK = "/*CONFIG*/null"
+
+
+def embed_config(profile: Profile) -> Dict[str, Any]:
+    """What embed.js needs before (or without) the chat frame: where the exit goes, which origins
+    may frame the chat, and the numbers for its fallback panel."""
+    return {
+        "exitUrl": str(profile.web_chat.quick_exit_url),
+        "frameAncestors": list(profile.web_chat.frame_ancestors),
+        "emergency": EMERGENCY,
+        "helplineName": HELPLINE_NAME,
+        "helpline": HELPLINE,
+        "helplineTel": HELPLINE.replace(" ", ""),
+    }
+
+
+def embed_script(profile: Profile) -> str:
+    source = (STATIC_DIR / "embed.js").read_text(encoding="utf-8")
+    if EMBED_CONFIG_MARK not in source:
+        raise RuntimeError("embed.js has lost its CONFIG mark")
+    # JSON is a JavaScript expression; "<" escaped all the same, so no text can end a script.
+    config = json.dumps(embed_config(profile), ensure_ascii=True).replace("<", "\\u003c")
+    return source.replace(EMBED_CONFIG_MARK, config, 1)
+
+
 async def embed_js(request: web.Request) -> web.Response:
-    """The one-line embed for a council's page. Loaded cross-origin by a <script> tag, so it is the
-    one resource with Cross-Origin-Resource-Policy: cross-origin."""
-    response = web.Response(body=(STATIC_DIR / "embed.js").read_bytes(), content_type="text/javascript",
+    """The one-line embed for a council's page, with the profile's exit and fallback details written
+    in. Loaded cross-origin by a <script> tag, so it is the one resource with
+    Cross-Origin-Resource-Policy: cross-origin."""
+    profile = request.app[keys.PROFILE].get()
+    response = web.Response(text=embed_script(profile), content_type="text/javascript",
                             charset="utf-8")
     response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
     return response

@@ -108,6 +108,34 @@ class PatternError(ValueError):
     """danger.yml is malformed (raised at load, never while detecting)."""
 
 
+INHERITABLE = ("lists", "spelling_targets", "never_correct")
+
+
+def read_patterns(patterns_dir: Path, filename: str) -> Dict[str, Any]:
+    """One pattern file, with what its `inherit` section takes from another merged in: word lists
+    (its own win), spelling words, and the guards it names (its own guards of the same name win)."""
+    with (patterns_dir / filename).open(encoding="utf-8") as fh:
+        config = yaml.safe_load(fh) or {}
+    inherit = config.pop("inherit", None)
+    if not inherit:
+        return config
+    unknown = set(inherit) - {"from", "guards"}
+    if unknown or not inherit.get("from"):
+        raise PatternError(f"{filename}: inherit takes `from` and `guards`, not {sorted(unknown)}")
+    with (patterns_dir / inherit["from"]).open(encoding="utf-8") as fh:
+        base = yaml.safe_load(fh) or {}
+    config["lists"] = {**(base.get("lists") or {}), **(config.get("lists") or {})}
+    for key in ("spelling_targets", "never_correct"):
+        config[key] = list(base.get(key) or []) + list(config.get(key) or [])
+    base_guards = base.get("guards") or {}
+    missing = [g for g in inherit.get("guards") or [] if g not in base_guards]
+    if missing:
+        raise PatternError(f"{filename}: {inherit['from']} has no guards {missing}")
+    config["guards"] = {**{g: base_guards[g] for g in inherit.get("guards") or []},
+                        **(config.get("guards") or {})}
+    return config
+
+
 # --------------------------------------------------------------------------- pattern language
 
 def compile_pattern(source: str, lists: Dict[str, List[str]]) -> List[Dict[str, Any]]:
@@ -237,14 +265,17 @@ class DangerDetector:
 
     @classmethod
     def load(cls, nlp: Optional[Language] = None,
-             patterns_dir: Optional[Path] = None) -> "DangerDetector":
+             patterns_dir: Optional[Path] = None, filename: str = DANGER_FILE) -> "DangerDetector":
         """Read the YAML files and build the matchers. `nlp` defaults to our pipeline, built in
-        memory from the same YAML, so the detector never depends on build/ being present."""
+        memory from the same YAML, so the detector never depends on build/ being present.
+
+        `filename` may name another pattern file in the same language (risk.yml). Its `inherit`
+        section takes the word lists, the spelling words and the named guards of another file, so
+        both read messages with the same vocabulary."""
         patterns_dir = Path(patterns_dir or spacy_pipeline.PATTERNS_DIR)
         if nlp is None:
             nlp = spacy_pipeline.build_nlp(patterns_dir)
-        with (patterns_dir / DANGER_FILE).open(encoding="utf-8") as fh:
-            config = yaml.safe_load(fh) or {}
+        config = read_patterns(patterns_dir, filename)
         return cls(nlp, config, spacy_pipeline.load_normalise_table(patterns_dir))
 
     def _load_config(self, cfg: Dict[str, Any]) -> None:
@@ -273,7 +304,8 @@ class DangerDetector:
                 self._guards.add(f"guard:{guard}", [compile_pattern(s, lists) for s in anywhere])
             if at_end:
                 self._guards.add(f"guard:{guard}{END}", [compile_pattern(s, lists) for s in at_end])
-        self._guards.add("now", [compile_pattern(s, lists) for s in cfg.get("now_markers") or []])
+        if cfg.get("now_markers"):
+            self._guards.add("now", [compile_pattern(s, lists) for s in cfg["now_markers"]])
         if cfg.get("now_vetoes"):
             self._guards.add("now_veto", [compile_pattern(s, lists) for s in cfg["now_vetoes"]])
         if cfg.get("vetoes"):
@@ -320,6 +352,11 @@ class DangerDetector:
                                                all_of, list(entry.get("examples") or [])))
 
         self.not_danger_examples: List[str] = list(cfg.get("not_danger_examples") or [])
+        # category -> a guard that must be in the same message for its matches to count
+        self.requires: Dict[str, str] = dict(cfg.get("requires") or {})
+        for category, guard in self.requires.items():
+            if category not in self._priority or guard not in (cfg.get("guards") or {}):
+                raise PatternError(f"requires: {category} -> {guard} names an unknown category or guard")
 
         # Words we already know are never "corrected".
         known: Set[str] = set(STOP_WORDS) | set(self._table.values()) | set(self._table)
@@ -468,7 +505,7 @@ class DangerDetector:
     def explain(self, text: Optional[str], doc: Optional[Doc] = None) -> Dict[str, Any]:
         """Like detect, but also says which patterns matched and what cancelled them (for tests
         and reviewers; holds the normalised words, so never log it)."""
-        out: Dict[str, Any] = {"signal": None, "words": [], "matches": []}
+        out: Dict[str, Any] = {"signal": None, "words": [], "matches": [], "guards": {}}
         if doc is None:
             if not text or not str(text).strip():
                 return out
@@ -488,6 +525,9 @@ class DangerDetector:
                     continue
                 key = key[: -len(END)]
             guard_spans.setdefault(key, []).append((start, end))
+        # Which sentences each guard was seen in (for readers that combine guards themselves).
+        out["guards"] = {key: {reading.sentence[s] for s, _ in spans}
+                         for key, spans in guard_spans.items()}
         now_vetoes = guard_spans.get("now_veto", [])
         now_clauses = {reading.clause[i]
                        for s, e in guard_spans.get("now", [])
@@ -506,7 +546,7 @@ class DangerDetector:
             pattern = self.patterns[key]
             record = {"pattern_id": pattern.id, "category": pattern.category,
                       "strength": pattern.strength, "start": start, "end": end,
-                      "cancelled_by": None}
+                      "sentence": reading.sentence[start], "cancelled_by": None}
             out["matches"].append(record)
             if any(vs < end and start < ve for vs, ve in vetoes):
                 record["cancelled_by"] = "veto"

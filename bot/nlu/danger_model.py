@@ -39,6 +39,8 @@ class Example:
     danger: bool
     label: str  # category (danger) or kind (ordinary), or the intent for NLU examples
     source: str
+    # a high-risk disclosure (not danger this minute: the danger model learns it as ordinary)
+    high_risk: bool = False
 
 
 def yaml_files(path: Path) -> List[Path]:
@@ -47,19 +49,22 @@ def yaml_files(path: Path) -> List[Path]:
 
 
 def load_corpus(paths: Iterable[Path]) -> List[Example]:
-    """Read danger corpus files (YAML: `danger: [{text, category}]`, `ordinary: [{text, kind}]`)."""
+    """Read danger corpus files (YAML: `danger: [{text, category}]`, `ordinary: [{text, kind}]`,
+    and from set P on `high_risk: [{text, category}]`, which is not danger this minute)."""
     out: List[Example] = []
     for path in paths:
         for file in yaml_files(path):
             data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
-            if not isinstance(data, dict) or not ({"danger", "ordinary"} & data.keys()):
-                raise CorpusError(f"{file}: expected 'danger' and/or 'ordinary' lists")
-            for key, is_danger, label_key in (("danger", True, "category"), ("ordinary", False, "kind")):
+            if not isinstance(data, dict) or not ({"danger", "ordinary", "high_risk"} & data.keys()):
+                raise CorpusError(f"{file}: expected 'danger', 'high_risk' and/or 'ordinary' lists")
+            for key, is_danger, label_key in (("danger", True, "category"), ("ordinary", False, "kind"),
+                                              ("high_risk", False, "category")):
                 for n, item in enumerate(data.get(key) or []):
                     text = item.get("text") if isinstance(item, dict) else None
                     if not isinstance(text, str) or not text.strip():
                         raise CorpusError(f"{file}: {key}[{n}] has no text")
-                    out.append(Example(text, is_danger, str(item.get(label_key) or key), file.name))
+                    out.append(Example(text, is_danger, str(item.get(label_key) or key), file.name,
+                                       high_risk=key == "high_risk"))
     return out
 
 

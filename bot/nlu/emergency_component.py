@@ -19,9 +19,17 @@ Decision (thresholds in the component config; how they were chosen: docs/emergen
    match always puts 999 in front of the person, whatever the model says.
 If the danger model is missing or fails, every pattern match escalates (rule 1 without the model).
 
+When the message is not escalated, the high-risk patterns (bot/nlu/risk.py, patterns in
+bot/nlu/patterns/risk.yml) read it too: a threat to kill, strangulation, an abuser's threat to
+kill themselves, an injury that may need a doctor. A threat to kill tied to a coming moment today
+("when he gets home", "tonight") escalates. Any other such disclosure becomes the intent
+`risk_<category>` whatever DIET said, so it is never answered as another topic; its answer opens
+with the danger check (bot/nlg.py) and names it as serious.
+
 The message carries `danger` = {"category", "pattern_id", "categories", "strength", "source",
-"classifier_intent", "probability"} when escalated and `danger_check` = {...} when checked (no
-message text in either).
+"classifier_intent", "probability"} when escalated, `danger_check` = {...} when checked and
+`risk` = {"category", "pattern_id", "soon", "classifier_intent"} for a high-risk disclosure (no
+message text in any of them).
 """
 from __future__ import annotations
 
@@ -47,13 +55,16 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu.danger import DangerDetector, DangerSignal
-from bot.nlu.spacy_pipeline import PATTERNS_DIR
 from bot.nlu.danger_model import DangerModel, load_corpus, yaml_files
+from bot.nlu.risk import RiskDetector, RiskSignal
+from bot.nlu.spacy_pipeline import PATTERNS_DIR
 
 logger = logging.getLogger(__name__)
 
 DANGER_KEY = "danger"
 CHECK_KEY = "danger_check"
+RISK_KEY = "risk"
+RISK_INTENT_PREFIX = "risk_"  # + category: risk_threat_to_kill, risk_strangulation, ...
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -122,7 +133,8 @@ class EmergencyDetector(GraphComponent, IntentClassifier):
         patterns = Path(merged["patterns_dir"]) if merged.get("patterns_dir") else PATTERNS_DIR
         here = Path(__file__).resolve().parent
         digest = hashlib.sha256()
-        for path in [*cls._corpus_paths(config), patterns, here / "danger.py", here / "danger_model.py"]:
+        for path in [*cls._corpus_paths(config), patterns, here / "danger.py", here / "danger_model.py",
+                     here / "risk.py"]:
             for file in yaml_files(path):
                 if file.exists():
                     digest.update(file.name.encode() + b"\0" + file.read_bytes())
@@ -140,10 +152,15 @@ class EmergencyDetector(GraphComponent, IntentClassifier):
         resource: Optional[Resource] = None,
         detector: Optional[DangerDetector] = None,
         model: Optional[DangerModel] = None,
+        risk: Optional[RiskDetector] = None,
     ) -> None:
         self.component_config = {**self.get_default_config(), **(config or {})}
         patterns_dir = self.component_config.get("patterns_dir")
         self._detector = detector or DangerDetector.load(
+            patterns_dir=Path(patterns_dir) if patterns_dir else None)
+        # A detector passed in (tests) may not carry a tokenizer; the risk layer then builds its own.
+        self._risk = risk or RiskDetector.load(
+            nlp=getattr(self._detector, "nlp", None),
             patterns_dir=Path(patterns_dir) if patterns_dir else None)
         self._model = model
         self._model_storage = model_storage
@@ -239,6 +256,15 @@ class EmergencyDetector(GraphComponent, IntentClassifier):
         shown = None if p is None else round(p, 3)
         diet_says = (message.get(INTENT) or {}).get(INTENT_NAME_KEY) == cfg["intent"]
         action = decide(signal, p, diet_says, cfg)
+        risk = None if action == ESCALATE else self._risk_signal(text, message)
+        if risk is not None and risk.soon:  # a threat to kill tied to a coming moment today
+            self._force(message, {"category": "threat_to_kill", "pattern_id": risk.pattern_id,
+                                  "categories": ["threat_to_kill"], "strength": "strong",
+                                  "source": "risk", "probability": None if p is None else round(p, 3)})
+            return
+        if risk is not None:
+            self._mark_risk(message, risk)
+            return
         if action is None:
             return
         if signal is not None:
@@ -251,6 +277,33 @@ class EmergencyDetector(GraphComponent, IntentClassifier):
             self._force(message, found)
         else:
             self._check(message, found)
+
+    def _risk_signal(self, text: str, message: Message) -> Optional[RiskSignal]:
+        try:
+            return self._risk.detect(text, doc=message.get(SPACY_DOCS[TEXT]))
+        except Exception as exc:  # noqa: BLE001 - the danger layer has already decided
+            logger.error("Risk patterns failed (%s); answered without them", type(exc).__name__)
+            return None
+
+    def _mark_risk(self, message: Message, risk: RiskSignal) -> None:
+        """A high-risk disclosure is answered as such, whatever DIET said (its answer opens with
+        the danger check, bot/nlg.py)."""
+        previous = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
+        name = RISK_INTENT_PREFIX + risk.category
+        forced = {INTENT_NAME_KEY: name, PREDICTED_CONFIDENCE_KEY: 1.0}
+        others = [{**entry, PREDICTED_CONFIDENCE_KEY: 0.0}
+                  for entry in message.get(INTENT_RANKING_KEY) or []
+                  if entry.get(INTENT_NAME_KEY) != name]
+        message.set(INTENT, forced, add_to_output=True)
+        message.set(INTENT_RANKING_KEY, [dict(forced)] + others, add_to_output=True)
+        found = {**risk.as_dict(), "classifier_intent": previous}
+        message.set(RISK_KEY, found, add_to_output=True)
+        # 999 first, also when a form is open and the reply is the form's next question.
+        message.set(CHECK_KEY, {"category": risk.category, "pattern_id": risk.pattern_id,
+                                "categories": [risk.category], "strength": None, "source": "risk",
+                                "probability": None, "classifier_intent": previous},
+                    add_to_output=True)
+        logger.debug("High-risk disclosure: category=%s pattern=%s", risk.category, risk.pattern_id)
 
     def _check(self, message: Message, check: Dict[str, Any]) -> None:
         name = self.component_config["intent"]

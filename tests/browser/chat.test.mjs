@@ -53,12 +53,19 @@ test('a conversation through the page, state only in this tab, text shown as tex
   assert.equal(await page.locator('#log').getAttribute('role'), 'log');
   assert.equal(await page.locator('#log').getAttribute('aria-live'), 'polite');
 
-  // A reload resumes the conversation; storage is sessionStorage only.
-  const shown = await page.locator('#log .message').count();
+  // No message text is ever stored on the device: sessionStorage holds the conversation id and
+  // flags only, so a reload (or a tab the browser reopens) carries on without showing what was said.
+  const stored = await page.evaluate(() => sessionStorage.getItem('chat'));
+  assert.doesNotMatch(stored, /bold|thanks|img/, 'no message text in storage');
+  assert.deepEqual(Object.keys(JSON.parse(stored)).sort(), ['emergency', 'sender', 'started', 'v']);
   await page.reload();
-  assert.equal(await page.locator('#log .message').count(), shown);
+  assert.equal(await page.locator('#log .message').count(), 0, 'earlier messages are not shown again');
+  assert.match(await page.locator('#log .resumed-note').textContent(), /not shown here, to keep them private/);
   assert.equal(await page.locator('#start').isHidden(), true);
-  assert.equal((await chatState(page)).sender, state.sender);
+  assert.equal((await chatState(page)).sender, state.sender, 'the same conversation carries on');
+  await sendMessage(page, 'thank you');
+  const afterReload = JSON.parse(context.log.requests.filter((r) => r.url.endsWith('/webhooks/rest/webhook')).at(-1).body);
+  assert.equal(afterReload.sender, state.sender);
   assert.equal(await page.evaluate(() => localStorage.length), 0, 'no localStorage');
   assert.equal(await page.evaluate(() => document.cookie), '', 'no cookie');
 
@@ -81,7 +88,7 @@ test('no request to any origin but the page\'s own over a whole conversation', a
   await page.getByRole('link', { name: 'Staying safe online' }).first().click();
   await page.waitForURL(CHAT_URL + '/safety');
   await page.goBack();
-  await page.locator('#log .message').first().waitFor();
+  await page.locator('#log .resumed-note, #log .message').first().waitFor();
   await sendMessage(page, 'thank you');
   const origins = [...new Set(context.log.requests.map((r) => new URL(r.url).origin))];
   assert.deepEqual(origins, [CHAT_ORIGIN], `requests went to: ${origins.join(', ')}`);

@@ -9,17 +9,30 @@
  * (web_chat.frame_ancestors). The quick exit inside the chat replaces this whole page with the
  * neutral destination. Nothing here reads or stores anything, and styles are set through the DOM so
  * a strict CSP on the council's page does not have to allow inline styles.
+ *
+ * The chat must never fail silently. When it cannot be framed here (this page's origin is not in
+ * web_chat.frame_ancestors, the chat server is down, or the frame does not answer in time), the
+ * panel shows 999, the National Domestic Abuse Helpline and a link that opens the chat in a new tab,
+ * and the console says which profile key to set. The exit goes to the configured exit site even
+ * when the frame never loaded: the gateway writes the profile's values into CONFIG when it serves
+ * this file.
  */
 (function () {
   "use strict";
+
+  var CONFIG = /*CONFIG*/null;
+  var LOAD_TIMEOUT_MS = 10000;   // no word from the chat frame by then: show the fallback
 
   var script = document.currentScript;
   if (!script || !script.src) { return; }
   var origin = new URL(script.src, document.baseURI).origin;
   var label = script.getAttribute("data-label") || "Chat with us";
+  var config = CONFIG || {};
 
-  var launcher, panel, frame, closeButton, status;
-  var exitUrl = null;       // told by the chat frame ("quick-exit-url")
+  var launcher, panel, frame, closeButton, status, fallback;
+  var exitUrl = config.exitUrl || null;   // confirmed by the chat frame ("quick-exit-url")
+  var frameReady = false;
+  var loadTimer = null;
   var exiting = false;
   var presses = 0;
   var pressTimer = null;
@@ -77,17 +90,101 @@
     document.body.appendChild(launcher);
   }
 
+  // Does web_chat.frame_ancestors allow this page's origin? (CSP host-source: exact, or *.host)
+  function allowedHere() {
+    var here = window.location.origin;
+    var list = Array.isArray(config.frameAncestors) ? config.frameAncestors : [];
+    return list.some(function (entry) {
+      try {
+        var wildcard = /^https:\/\/\*\./.test(entry);
+        var parsed = new URL(wildcard ? entry.replace("*.", "x.") : entry);
+        if (!wildcard) { return parsed.origin === here; }
+        var host = parsed.host.slice(2);
+        var mine = new URL(here);
+        return mine.protocol === "https:" && mine.host.slice(-host.length - 1) === "." + host;
+      } catch (e) { return false; }
+    });
+  }
+
+  function text(tag, content, styles) {
+    var element = document.createElement(tag);
+    element.textContent = content;
+    css(element, styles || { margin: "0 0 .75rem" });
+    return element;
+  }
+
+  function telLink(number, tel) {
+    var link = document.createElement("a");
+    link.href = "tel:" + tel;
+    link.textContent = number;
+    css(link, { color: "#1d4f91", fontWeight: "700", whiteSpace: "nowrap" });
+    return link;
+  }
+
+  function showFallback(reason) {
+    if (fallback) { return; }
+    if (loadTimer) { clearTimeout(loadTimer); loadTimer = null; }
+    if (frame) { frame.parentNode.removeChild(frame); frame = null; }
+    console.error("Chat embed: " + reason);
+    fallback = document.createElement("div");
+    css(fallback, { flex: "1 1 auto", overflow: "auto", padding: "0 1rem 1rem",
+      font: "400 1.1875rem/1.5 system-ui, Arial, sans-serif", color: "#0b0c0c" });
+    var exit = document.createElement("a");
+    exit.href = exitUrl || "about:blank";
+    exit.textContent = "Exit this page";
+    exit.setAttribute("role", "button");
+    exit.rel = "nofollow noreferrer";
+    css(exit, { display: "inline-block", margin: "0 0 1rem", padding: ".5rem 1rem", fontWeight: "700",
+      color: "#ffffff", background: "#b3261e", textDecoration: "none" });
+    exit.addEventListener("click", function (event) { event.preventDefault(); leave(); });
+    fallback.appendChild(exit);
+    fallback.appendChild(text("p", "The chat can't open here at the moment.", { margin: "0 0 .75rem", fontWeight: "700" }));
+    var danger = text("p", "In danger now? Call ");
+    danger.appendChild(telLink(config.emergency || "999", config.emergency || "999"));
+    danger.appendChild(document.createTextNode(". Can't speak? On a mobile, call 999, listen, then press 55 when asked."));
+    fallback.appendChild(danger);
+    if (config.helpline) {
+      var helpline = text("p", "The " + (config.helplineName || "National Domestic Abuse Helpline") + " is free and open 24 hours: ");
+      helpline.appendChild(telLink(config.helpline, config.helplineTel || config.helpline.replace(/ /g, "")));
+      helpline.appendChild(document.createTextNode("."));
+      fallback.appendChild(helpline);
+    }
+    var open = document.createElement("a");
+    open.href = origin + "/";
+    open.target = "_blank";
+    open.rel = "noopener noreferrer";
+    open.textContent = "Open the chat in a new tab";
+    css(open, { color: "#1d4f91", fontWeight: "700" });
+    var p = text("p", "");
+    p.appendChild(open);
+    fallback.appendChild(p);
+    panel.appendChild(fallback);
+  }
+
+  function openFrame() {
+    if (!allowedHere()) {
+      showFallback("this page's origin (" + window.location.origin + ") is not allowed to show the chat. " +
+        "Add it to web_chat.frame_ancestors in the organisation profile.");
+      return;
+    }
+    frame = document.createElement("iframe");
+    frame.src = origin + "/embed";
+    frame.title = label;
+    frame.setAttribute("referrerpolicy", "no-referrer");
+    frame.setAttribute("allow", "");
+    css(frame, { flex: "1 1 auto", width: "100%", border: "0" });
+    panel.appendChild(frame);
+    loadTimer = setTimeout(function () {
+      if (!frameReady) {
+        showFallback("the chat at " + origin + " did not load in time. Check that the chat server is " +
+          "running and that web_chat.frame_ancestors in the organisation profile lists " + window.location.origin + ".");
+      }
+    }, LOAD_TIMEOUT_MS);
+  }
+
   function toggle() {
     var open = panel.hidden;
-    if (open && !frame) {
-      frame = document.createElement("iframe");
-      frame.src = origin + "/embed";
-      frame.title = label;
-      frame.setAttribute("referrerpolicy", "no-referrer");
-      frame.setAttribute("allow", "");
-      css(frame, { flex: "1 1 auto", width: "100%", border: "0" });
-      panel.appendChild(frame);
-    }
+    if (open && !frame && !fallback) { openFrame(); }
     panel.hidden = !open;
     css(panel, { display: open ? "flex" : "none" });
     launcher.setAttribute("aria-expanded", open ? "true" : "false");
@@ -106,7 +203,7 @@
     leaving = true;
     if (!exiting) { cover(); }
     exiting = true;
-    window.location.replace(url || exitUrl || "about:blank");
+    window.location.replace(url || exitUrl || "about:blank");   // exitUrl: always in CONFIG
   }
 
   window.addEventListener("message", function (event) {
@@ -116,6 +213,8 @@
     if (!data || typeof data.url !== "string" || !/^https?:\/\//.test(data.url)) { return; }
     if (data.type === "quick-exit-url") {
       exitUrl = data.url;
+      frameReady = true;
+      if (loadTimer) { clearTimeout(loadTimer); loadTimer = null; }
       // Tell the chat that this page replaces itself on exit: one top-level navigation only.
       frame.contentWindow.postMessage({ type: "embed-host" }, origin);
     }
@@ -128,6 +227,7 @@
     if (exiting) { return; }
     exiting = true;
     cover();
+    if (!frame || !frameReady) { leave(); return; }   // nothing to forget: leave at once
     try { frame.contentWindow.postMessage({ type: "quick-exit-request" }, origin); } catch (e) { /* gone */ }
     setTimeout(leave, 400);   // the chat normally answers "quick-exit" at once
   }
@@ -139,7 +239,7 @@
   }
 
   document.addEventListener("keyup", function (event) {
-    if (!frame || !panel || panel.hidden) { lastKeyWasModified = event.shiftKey; return; }
+    if (!panel || panel.hidden || (!frame && !fallback)) { lastKeyWasModified = event.shiftKey; return; }
     var isShift = event.key === "Shift" || event.keyCode === 16;
     if (isShift && !lastKeyWasModified) {
       presses += 1;

@@ -1,7 +1,10 @@
 /*
- * The web chat. State lives in memory and in this tab's sessionStorage only: a reload resumes the
- * conversation, closing the tab forgets it. No cookies, no localStorage.
- * Every piece of text, from the bot or the person, is put in the page with textContent.
+ * The web chat. The conversation's text lives in this page's memory only. This tab's
+ * sessionStorage keeps the random conversation id and two flags, never a message, so a reload
+ * (or a tab the browser reopens) carries on the conversation without showing what was said.
+ * No cookies, no localStorage.
+ * Every piece of text, from the bot or the person, is put in the page with textContent; web
+ * addresses and phone numbers become links through DOM methods, never by parsing HTML.
  */
 (function () {
   "use strict";
@@ -44,18 +47,26 @@
   }
 
   function freshState() {
-    return { v: 1, sender: newSender(), started: false, messages: [], quick: [], emergency: false };
+    return { v: 2, sender: newSender(), started: false, messages: [], quick: [], emergency: false };
+  }
+
+  // What goes into sessionStorage: no message text and no buttons (a button's title can echo
+  // what was said), only what lets a reload carry on the same conversation.
+  function storedPart(s) {
+    return { v: 2, sender: s.sender, started: s.started, emergency: s.emergency };
   }
 
   function validState(s) {
-    return s && s.v === 1 && typeof s.sender === "string" && SENDER_RE.test(s.sender) &&
-      Array.isArray(s.messages) && Array.isArray(s.quick);
+    return s && s.v === 2 && typeof s.sender === "string" && SENDER_RE.test(s.sender) &&
+      typeof s.started === "boolean";
   }
 
   function loadState() {
     try {
       var s = JSON.parse(window.sessionStorage.getItem(STORE_KEY) || "null");
-      return validState(s) ? s : null;
+      if (!validState(s)) { return null; }
+      return { v: 2, sender: s.sender, started: s.started, messages: [], quick: [],
+        emergency: s.emergency === true, resumed: s.started };
     } catch (e) {
       return null;
     }
@@ -63,7 +74,7 @@
 
   function save() {
     if (exited || !state.started) { return; }
-    try { window.sessionStorage.setItem(STORE_KEY, JSON.stringify(state)); } catch (e) { /* memory only */ }
+    try { window.sessionStorage.setItem(STORE_KEY, JSON.stringify(storedPart(state))); } catch (e) { /* memory only */ }
   }
 
   var state = loadState() || freshState();
@@ -80,9 +91,38 @@
   /* ---------- rendering (text only) ---------- */
 
   var URL_RE = /(https:\/\/[^\s<>"']+)/g;
+  // UK numbers as the bot writes them: 999, 111, 116 123, and 0-numbers of 8 to 11 digits in
+  // groups ("0808 2000 247", "0808 80 10 800", "0113 496 0123"). Not "55" (pressed, not dialled).
+  var PHONE_RE = /(?:^|[^\d\w])((?:999|111|116 ?\d{3}|0\d{2,4}(?: ?\d{2,4}){1,3}))(?![\d\w])/g;
+
+  function phoneLink(number) {
+    var link = document.createElement("a");
+    link.className = "tel";
+    link.href = "tel:" + number.replace(/ /g, "");
+    link.textContent = number;
+    return link;
+  }
+
+  function appendPhones(parent, text) {
+    // Plain text with each phone number as a tel: link; the text itself is unchanged.
+    var at = 0;
+    var match;
+    PHONE_RE.lastIndex = 0;
+    while ((match = PHONE_RE.exec(text)) !== null) {
+      var number = match[1];
+      var digits = number.replace(/ /g, "").length;
+      var start = match.index + match[0].length - number.length;
+      if (number.charAt(0) === "0" && (digits < 8 || digits > 11)) { continue; }
+      if (start > at) { parent.appendChild(document.createTextNode(text.slice(at, start))); }
+      parent.appendChild(phoneLink(number));
+      at = start + number.length;
+    }
+    if (at < text.length) { parent.appendChild(document.createTextNode(text.slice(at))); }
+  }
 
   function appendText(parent, text) {
-    // Plain text; web addresses (https only) become links. Nothing is ever parsed as HTML.
+    // Plain text; web addresses (https only) and phone numbers become links. Nothing is ever
+    // parsed as HTML.
     var parts = String(text).split(URL_RE);
     for (var i = 0; i < parts.length; i++) {
       var part = parts[i];
@@ -105,7 +145,7 @@
           continue;
         }
       }
-      parent.appendChild(document.createTextNode(part));
+      appendPhones(parent, part);
     }
   }
 
@@ -124,12 +164,18 @@
     return item;
   }
 
+  var EMERGENCY_PAYLOAD = "/emergency";
+
   function renderQuickReplies() {
     while (quickReplies.firstChild) { quickReplies.removeChild(quickReplies.firstChild); }
-    state.quick.forEach(function (reply) {
+    // "I'm in danger now" comes first and looks different from the topic buttons.
+    var replies = state.quick.filter(function (r) { return r.payload === EMERGENCY_PAYLOAD; })
+      .concat(state.quick.filter(function (r) { return r.payload !== EMERGENCY_PAYLOAD; }));
+    replies.forEach(function (reply) {
       var b = document.createElement("button");
       b.type = "button";
-      b.className = "button button--secondary quick-reply";
+      b.className = reply.payload === EMERGENCY_PAYLOAD ? "button button--danger quick-reply"
+        : "button button--secondary quick-reply";
       b.textContent = reply.title;
       b.addEventListener("click", function () {
         send(reply.payload, reply.title);
@@ -145,15 +191,48 @@
     emergency.hidden = false;
   }
 
+  function scrollBehavior() { return reducedMotion ? "auto" : "smooth"; }
+
   function scrollToLatest(element) {
     if (!element || !element.scrollIntoView) { return; }
-    element.scrollIntoView({ block: "nearest", behavior: reducedMotion ? "auto" : "smooth" });
+    element.scrollIntoView({ block: "nearest", behavior: scrollBehavior() });
+  }
+
+  // How far down the sticky exit bar (with its "Call 999") reaches.
+  function stickyBottom() {
+    var bar = document.querySelector(".exit-bar");
+    return bar ? Math.max(0, bar.getBoundingClientRect().bottom) : 0;
+  }
+
+  function scrollToTop(element) {
+    // Put the top of `element` just under the sticky bar.
+    var top = element.getBoundingClientRect().top + window.pageYOffset - stickyBottom() - 8;
+    window.scrollTo({ top: Math.max(0, top), behavior: "auto" });
+  }
+
+  function showTurn(first, last, emergencyFirst) {
+    // An emergency reply is read from its start: its first message ("call 999") stays in view.
+    // Any other turn shows its end (the buttons), but never scrolls its first message off the top.
+    if (emergencyFirst) { scrollToTop(emergencyFirst); return; }
+    if (!last) { return; }
+    if (last.scrollIntoView) { last.scrollIntoView({ block: "nearest", behavior: "auto" }); }
+    if (first && first.getBoundingClientRect().top < stickyBottom()) { scrollToTop(first); }
+  }
+
+  function showResumed() {
+    // After a reload the earlier messages are not shown: they were never stored on this device.
+    var note = document.createElement("p");
+    note.className = "resumed-note";
+    note.textContent = "Your earlier messages are not shown here, to keep them private. You can carry on where you left off.";
+    log.appendChild(note);
+    state.quick = [{ title: "I'm in danger now", payload: EMERGENCY_PAYLOAD }, { title: "Show me the topics", payload: "/menu" }];
+    renderQuickReplies();
   }
 
   function renderAll() {
     while (log.firstChild) { log.removeChild(log.firstChild); }
     state.messages.forEach(renderMessage);
-    renderQuickReplies();
+    if (state.resumed) { showResumed(); } else { renderQuickReplies(); }
     if (state.emergency) { showEmergency(false); }
   }
 
@@ -173,18 +252,34 @@
   }
 
   function receive(replies) {
+    var first = null;
     var last = null;
+    var emergencyFirst = null;
     var quick = [];
+    var escalationPending = false;
+    function markEmergency(element) {
+      emergencyFirst = element;
+      element.className += " message--emergency";
+    }
     (Array.isArray(replies) ? replies : []).forEach(function (reply) {
       if (!reply || typeof reply !== "object") { return; }
-      if (reply.custom && reply.custom.escalation === "emergency") {
+      // Rasa's REST channel sends a response's custom payload as its own item, right after the
+      // response's text: the escalation marks the text before it (or, failing that, the next).
+      var escalation = reply.custom && reply.custom.escalation === "emergency";
+      if (escalation) {
         state.emergency = true;
         showEmergency(true);
+        if (!emergencyFirst) {
+          if (last && !(typeof reply.text === "string" && reply.text.trim())) { markEmergency(last); }
+          else { escalationPending = true; }
+        }
       }
       if (typeof reply.text === "string" && reply.text.trim()) {
         var message = { from: "bot", text: reply.text };
         state.messages.push(message);
         last = renderMessage(message);
+        first = first || last;
+        if (escalationPending && !emergencyFirst) { markEmergency(last); escalationPending = false; }
       }
       var buttons = cleanButtons(reply.buttons);
       if (buttons.length) { quick = buttons; }
@@ -192,7 +287,7 @@
     state.quick = quick;
     renderQuickReplies();
     save();
-    scrollToLatest(quick.length ? quickReplies : last);
+    showTurn(first, quick.length ? quickReplies : last, emergencyFirst);
   }
 
   function post() {
