@@ -31,7 +31,9 @@ import yaml
 
 from bot.settings import ROOT
 
-GOALS = {"weighted_f1": 0.90, "emergency_recall": 1.0, "false_emergency_rate": 0.03}
+GOALS = {"weighted_f1": 0.90, "emergency_recall": 1.0, "false_emergency_rate": 0.03,
+         # sets from P on: every high-risk disclosure gets 999 first (escalated or the danger check)
+         "high_risk_999_first": 1.0}
 
 
 def nlu_report(model: Path, heldout: Path, out: Path) -> Dict:
@@ -79,7 +81,8 @@ async def _parse_all(model: Path, messages: List[str]) -> List[Dict]:
     for text in messages:
         parsed = await agent.parse_message(text)
         intents.append({"intent": (parsed.get("intent") or {}).get("name"),
-                        "checked": bool(parsed.get("danger_check"))})
+                        "checked": bool(parsed.get("danger_check")),
+                        "risk": (parsed.get("risk") or {}).get("category")})
     return intents
 
 
@@ -87,7 +90,9 @@ def emergency_report(model: Path, heldout: Path) -> Dict:
     data = yaml.safe_load(heldout.read_text())
     danger = [item["text"] for item in data["danger"]]
     ordinary = [item["text"] for item in data["ordinary"]]
-    parsed = asyncio.run(_parse_all(model, danger + ordinary))
+    high_risk_items = data.get("high_risk") or []  # sets from P on
+    parsed_all = asyncio.run(_parse_all(model, danger + ordinary + [i["text"] for i in high_risk_items]))
+    parsed, parsed_risk = parsed_all[: len(danger) + len(ordinary)], parsed_all[len(danger) + len(ordinary):]
     escalated = [p["intent"] == "emergency" for p in parsed]
     checked = [p["checked"] for p in parsed]
     danger_hits, false_hits = escalated[: len(danger)], escalated[len(danger):]
@@ -104,7 +109,7 @@ def emergency_report(model: Path, heldout: Path) -> Dict:
     trained = {e.text.strip().lower() for e in load_corpus([ROOT / "data" / "danger"])}
     unseen_danger = [hit for t, hit in zip(danger, danger_hits) if t.strip().lower() not in trained]
     unseen_ordinary = [hit for t, hit in zip(ordinary, false_hits) if t.strip().lower() not in trained]
-    return {
+    report = {
         "danger_messages": len(danger),
         "ordinary_messages": len(ordinary),
         "also_in_training": len(danger) + len(ordinary) - len(unseen_danger) - len(unseen_ordinary),
@@ -124,6 +129,43 @@ def emergency_report(model: Path, heldout: Path) -> Dict:
         "false_alarm_kinds": collections.Counter(
             item["kind"] for item, hit in zip(data["ordinary"], false_hits) if hit
         ),
+        # ordinary messages answered as a high-risk disclosure (999 first, then the risk answer)
+        "ordinary_as_high_risk": sum(p["risk"] is not None for p in parsed[len(danger):]) / len(ordinary),
+    }
+    if high_risk_items:
+        report["high_risk"] = high_risk_report(high_risk_items, parsed_risk)
+    return report
+
+
+def high_risk_report(items: List[Dict], parsed: List[Dict]) -> Dict:
+    """Right = answered as that kind of disclosure (risk_<category>), or escalated (the full
+    emergency reply, which names 999 first and offers the same help). Asked again = 999 first (the
+    danger check) but not the risk answer. Wrong = no 999 in front of whatever was answered."""
+    rows = collections.defaultdict(lambda: collections.Counter())
+    for item, p in zip(items, parsed):
+        category = item["category"]
+        if p["intent"] == "emergency":
+            outcome = "escalated"
+        elif p["risk"] == category:
+            outcome = "right"
+        elif p["risk"] is not None:
+            outcome = "other_risk_answer"
+        elif p["checked"]:
+            outcome = "checked_only"
+        else:
+            outcome = "wrong"
+        rows[category][outcome] += 1
+        rows["all"][outcome] += 1
+    total = len(items)
+    first = total - rows["all"]["wrong"]
+    return {
+        "messages": total,
+        "shown_999_first": first / total,
+        "right_answer": (rows["all"]["right"] + rows["all"]["escalated"]) / total,
+        "by_category": {k: dict(v) for k, v in rows.items()},
+        "wrong_categories": collections.Counter(
+            item["category"] for item, p in zip(items, parsed)
+            if p["intent"] != "emergency" and p["risk"] is None and not p["checked"]),
     }
 
 
@@ -241,6 +283,20 @@ def main() -> int:
             print(f"  missed by category: {dict(em['missed_categories'])}")
         if em["false_alarm_kinds"]:
             print(f"  false alarms by kind: {dict(em['false_alarm_kinds'])}")
+        print(f"  ordinary answered as a high-risk disclosure: {em['ordinary_as_high_risk']:.1%}")
+        hr = em.get("high_risk")
+        if hr:
+            counts = hr["by_category"]["all"]
+            print(f"  high-risk disclosures ({hr['messages']}): 999 first {hr['shown_999_first']:.3f} "
+                  f"(goal {GOALS['high_risk_999_first']:.2f}); right risk answer "
+                  f"{counts.get('right', 0)}, escalated {counts.get('escalated', 0)}, another risk "
+                  f"answer {counts.get('other_risk_answer', 0)}, danger check only "
+                  f"{counts.get('checked_only', 0)}, no 999 (wrong) {counts.get('wrong', 0)}")
+            for category, row in sorted(hr["by_category"].items()):
+                if category != "all":
+                    print(f"    {category}: {dict(row)}")
+            if hr["shown_999_first"] < GOALS["high_risk_999_first"]:
+                failed.append(f"high-risk 999 first on {name}")
         if em["emergency_recall"] < GOALS["emergency_recall"]:
             failed.append(f"emergency recall on {name}")
         if em["false_emergency_rate"] > GOALS["false_emergency_rate"]:
