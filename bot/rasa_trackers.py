@@ -15,16 +15,20 @@ conversation text is no longer stored at all.
 from __future__ import annotations
 
 import logging
-from typing import Any, List, Optional
+import time
+from typing import Any, Callable, Dict, List, Optional, Text
 
 from rasa.core.tracker_store import InMemoryTrackerStore, RedisTrackerStore
 from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME
 from rasa.shared.core.events import ActionExecuted, ActiveLoop, Event, SessionStarted, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot import turn_deadline
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_EVENTS = 60
+DEFAULT_IDLE_SECONDS = 3600.0
 MIN_MAX_EVENTS = 40  # below this a single long turn (the emergency reply is ~12 events) could be cut
 
 
@@ -76,17 +80,71 @@ def compact(tracker: DialogueStateTracker, max_events: int) -> DialogueStateTrac
     return compacted
 
 
+def _too_late() -> bool:
+    """A turn that finished after the gateway gave up is not saved (bot/turn_deadline.py)."""
+    if turn_deadline.expired():
+        logger.warning("A turn finished after the gateway stopped waiting; the conversation is "
+                       "left as the person last saw it")
+        return True
+    return False
+
+
 class BoundedInMemoryTrackerStore(InMemoryTrackerStore):
-    """The embedded default: in memory only, bounded."""
+    """The embedded default: in memory only, bounded, and forgotten after `idle_seconds` without
+    a turn (default 3600, the 60-minute session_config in domain/core.yml), as Redis's expiry
+    does in production. Idle conversations are swept at most once a minute, on a turn."""
+
+    SWEEP_EVERY = 60.0
 
     def __init__(self, domain: Any, event_broker: Optional[Any] = None,
-                 max_events: Optional[int] = None, **kwargs: Any) -> None:
+                 max_events: Optional[int] = None, idle_seconds: Optional[float] = None,
+                 clock: Callable[[], float] = time.monotonic, **kwargs: Any) -> None:
         kwargs.pop("host", None)  # Rasa passes the endpoint's url as host to custom stores
         self.max_events = _max_events(max_events)
+        self.idle_seconds = float(idle_seconds or DEFAULT_IDLE_SECONDS)
+        if self.idle_seconds <= 0:
+            raise ValueError("idle_seconds must be positive")
+        self._clock = clock
+        self._touched: Dict[str, float] = {}
+        self._swept = clock()
         super().__init__(domain, event_broker, **kwargs)
 
+    def evict_idle(self) -> int:
+        """Forget every conversation idle for idle_seconds; how many went."""
+        now = self._clock()
+        self._swept = now
+        idle = [s for s, at in self._touched.items() if now - at > self.idle_seconds]
+        idle += [s for s in self.store if s not in self._touched]  # saved before we tracked
+        for sender_id in idle:
+            self.store.pop(sender_id, None)
+            self._touched.pop(sender_id, None)
+        if idle:
+            logger.info("Forgot %d idle conversations", len(idle))
+        return len(idle)
+
+    def _maybe_sweep(self) -> None:
+        if self._clock() - self._swept >= self.SWEEP_EVERY:
+            self.evict_idle()
+
+    async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
+        turn_deadline.check()  # a turn the gateway gave up on does not start
+        self._maybe_sweep()
+        at = self._touched.get(sender_id)
+        if at is not None and self._clock() - at > self.idle_seconds:
+            self.store.pop(sender_id, None)
+            self._touched.pop(sender_id, None)
+        return await super().retrieve(sender_id)
+
     async def save(self, tracker: DialogueStateTracker) -> None:
+        if _too_late():
+            return
         await super().save(compact(tracker, self.max_events))
+        self._touched[tracker.sender_id] = self._clock()
+        self._maybe_sweep()
+
+    async def delete(self, sender_id: Text) -> None:
+        self.store.pop(sender_id, None)
+        self._touched.pop(sender_id, None)
 
 
 class BoundedRedisTrackerStore(RedisTrackerStore):
@@ -101,7 +159,13 @@ class BoundedRedisTrackerStore(RedisTrackerStore):
         self.max_events = _max_events(max_events)
         super().__init__(domain, host=host, **kwargs)
 
+    async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
+        turn_deadline.check()  # a turn the gateway gave up on does not start
+        return await super().retrieve(sender_id)
+
     async def save(self, tracker: DialogueStateTracker, timeout: Optional[float] = None) -> None:
+        if _too_late():
+            return
         tracker = compact(tracker, self.max_events)
         await self.stream_events(tracker)
         self.red.set(self.key_prefix + tracker.sender_id, self.serialise_tracker(tracker),

@@ -139,8 +139,10 @@ _SECRET_GENERATORS = {
 
 
 def _development_keys(var_dir: Path) -> Dict[str, str]:
-    """Load development keys from var/keys.json, creating any that are missing."""
-    var_dir.mkdir(parents=True, exist_ok=True)
+    """Load development keys from var/keys.json, creating any that are missing. var/ holds the
+    keys and the SQLite database: owner only (0700)."""
+    var_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(var_dir, 0o700)
     path = var_dir / DEV_KEYS_FILE
     keys: Dict[str, str] = {}
     if path.exists():

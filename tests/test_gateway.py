@@ -58,7 +58,7 @@ class FakeRasa:
 
     def app(self):
         app = web.Application()
-        app.router.add_post("/webhooks/rest/webhook", self.webhook)
+        app.router.add_post("/webhooks/chat/webhook", self.webhook)
         app.router.add_post("/webhooks/forget/webhook", self.forget)
         app.router.add_get("/", self.root)
         return app

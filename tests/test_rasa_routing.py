@@ -30,7 +30,7 @@ async def _server(name, seen):
         return web.json_response([{"recipient_id": body["sender"], "text": name}])
 
     app = web.Application()
-    app.router.add_post("/webhooks/rest/webhook", webhook)
+    app.router.add_post("/webhooks/chat/webhook", webhook)
     server = TestServer(app)
     await server.start_server()
     return server
@@ -65,7 +65,7 @@ async def test_an_instance_that_dropped_a_connection_is_avoided_for_a_while(monk
         return web.Response()
 
     app = web.Application()
-    app.router.add_post("/webhooks/rest/webhook", dropping)
+    app.router.add_post("/webhooks/chat/webhook", dropping)
     bad = TestServer(app)
     await bad.start_server()
     good = await _server("good", seen)

@@ -10,7 +10,8 @@ sys.modules.setdefault("tensorflow", None)  # type: ignore[arg-type]
 from aiohttp import web  # noqa: E402
 
 from bot import logs  # noqa: E402
-from bot.gateway.app import ACCESS_LOG_FORMAT, create_app  # noqa: E402
+from bot.gateway.access_log import AccessLogger  # noqa: E402
+from bot.gateway.app import create_app  # noqa: E402
 from bot.profile import ProfileError  # noqa: E402
 from bot.settings import SettingsError, load_settings  # noqa: E402
 
@@ -23,7 +24,7 @@ def main() -> int:
     except (SettingsError, ProfileError) as exc:
         print(f"Cannot start the gateway: {exc}", file=sys.stderr)
         return 2
-    web.run_app(app, host=settings.host, port=settings.port, access_log_format=ACCESS_LOG_FORMAT,
+    web.run_app(app, host=settings.host, port=settings.port, access_log_class=AccessLogger,
                 print=None)
     return 0
 

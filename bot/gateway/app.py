@@ -16,16 +16,13 @@ from aiohttp import web
 from bot.gateway import chat, health, keys, pages, staff
 from bot.gateway.rasa_client import RasaClient
 from bot.gateway.retention import purge_schedule
-from bot.gateway.security import security_headers_middleware
+from bot.gateway.security import drop_server_header, security_headers_middleware
 from bot.profile import ProfileCache
 from bot.sms import webhook as sms_webhook
 from bot.settings import Settings, check_production
 from bot.storage.db import create_engine
 
 logger = logging.getLogger(__name__)
-
-# Access log without the client address or user agent (both can identify a person).
-ACCESS_LOG_FORMAT = '"%r" %s %b %Tfs'
 
 
 async def http_client(app: web.Application) -> AsyncIterator[None]:
@@ -83,6 +80,7 @@ def create_app(settings: Settings, profile: Optional[ProfileCache] = None) -> we
         middlewares=[security_headers_middleware(hsts=settings.public_base_url.startswith("https://"))],
         client_max_size=64 * 1024,
     )
+    app.on_response_prepare.append(drop_server_header)
     app[keys.SETTINGS] = settings
     app[keys.PROFILE] = profile or ProfileCache(settings.profile_path)
     app.cleanup_ctx.extend([http_client, database, danger_detector, background_tasks])

@@ -10,20 +10,21 @@ import json
 import logging
 import re
 import time
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from aiohttp import web
 
 from bot.gateway import keys
 from bot.gateway.fallback import looks_like_danger, message, safe_fallback
 from bot.gateway.rasa_client import RasaUnavailable
+from bot.text_input import clean_text
 
 logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 2000
 MAX_BODY_BYTES = 16 * 1024
 # Random tokens only: 20-128 URL-safe characters, not all digits (a phone number is not a token).
-SENDER_RE = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
+SENDER_RE = re.compile(r"[A-Za-z0-9_-]{20,128}")
 
 
 class BadRequest(web.HTTPBadRequest):
@@ -32,8 +33,17 @@ class BadRequest(web.HTTPBadRequest):
         self.set_status(status, reason="Request Entity Too Large" if status == 413 else "Bad Request")
 
 
+def parse_json(raw: bytes) -> Any:
+    """The JSON value in a request body, or None when it is not valid UTF-8 JSON. Deep nesting
+    (RecursionError) and integers too long to convert (ValueError) are bad input too."""
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+
+
 def valid_sender(value: Any) -> bool:
-    return isinstance(value, str) and bool(SENDER_RE.match(value)) and not value.isdigit()
+    return isinstance(value, str) and SENDER_RE.fullmatch(value) is not None and not value.isdigit()
 
 
 async def read_turn(request: web.Request) -> Tuple[str, str]:
@@ -42,10 +52,9 @@ async def read_turn(request: web.Request) -> Tuple[str, str]:
     raw = await request.content.read(MAX_BODY_BYTES + 1)
     if len(raw) > MAX_BODY_BYTES:
         raise BadRequest("message is too long (2000 characters at most)", status=413)
-    try:
-        body = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise BadRequest("body must be JSON: {\"sender\": ..., \"message\": ...}") from None
+    body = parse_json(raw)
+    if body is None:
+        raise BadRequest("body must be JSON: {\"sender\": ..., \"message\": ...}")
     if not isinstance(body, dict):
         raise BadRequest("body must be a JSON object with sender and message")
     sender, text = body.get("sender"), body.get("message")
@@ -53,6 +62,7 @@ async def read_turn(request: web.Request) -> Tuple[str, str]:
         raise BadRequest("sender must be a random token of 20-128 letters, digits, - or _")
     if not isinstance(text, str):
         raise BadRequest("message must be a string")
+    text = clean_text(text)
     if len(text) > MAX_MESSAGE_CHARS:
         raise BadRequest("message is too long (2000 characters at most)", status=413)
     return sender, text
@@ -109,11 +119,15 @@ async def _forget_again(app: web.Application, sender: str) -> None:
         logger.warning("Repeat forget could not reach Rasa: %s", exc)
 
 
-async def converse(app: web.Application, sender: str, text: str, channel: str = "rest") -> List[Dict[str, Any]]:
-    """One turn through Rasa, or the safe fallback. Shared by the web chat and SMS."""
+async def converse(app: web.Application, sender: str, text: str, channel: str = "chat",
+                   budget: Optional[float] = None) -> List[Dict[str, Any]]:
+    """One turn through Rasa, or the safe fallback. Shared by the web chat and SMS. `budget`: how
+    long the caller waits for Rasa (default: RASA_TIMEOUT); past it Rasa will not run or save the
+    turn (bot/turn_deadline.py), since the person gets the fallback instead."""
     started = time.monotonic()
     try:
-        replies = normalise(await app[keys.RASA].send(sender, text, channel=channel), sender)
+        replies = normalise(await app[keys.RASA].send(sender, text, channel=channel, budget=budget),
+                            sender)
         if not replies:
             raise RasaUnavailable("Rasa returned nothing usable")
     except RasaUnavailable as exc:
@@ -135,11 +149,10 @@ async def rest_webhook(request: web.Request) -> web.Response:
 async def forget(request: web.Request) -> web.Response:
     """Quick exit: delete the conversation on the server. Called with navigator.sendBeacon, which
     posts text/plain or JSON; either carries {"sender": ...}."""
-    raw = await request.content.read(1024)
-    try:
-        sender = json.loads(raw.decode("utf-8")).get("sender")
-    except (UnicodeDecodeError, json.JSONDecodeError, AttributeError):
-        raise BadRequest("body must be JSON: {\"sender\": ...}") from None
+    body = parse_json(await request.content.read(1024))
+    if not isinstance(body, dict):
+        raise BadRequest("body must be JSON: {\"sender\": ...}")
+    sender = body.get("sender")
     if not valid_sender(sender):
         raise BadRequest("sender must be a random token")
     _forgotten(request.app)[sender] = time.monotonic()

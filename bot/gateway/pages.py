@@ -24,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
 FAVICON_DIR = STATIC_DIR / "favicons"
 DEFAULT_FAVICON = "neutral.svg"
-FAVICON_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,80}\.(svg|png|ico)$")
+FAVICON_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,80}\.(svg|png|ico)")
 
 # National numbers (source: ../shared/reference/README.md, "Helplines" and "Silent Solution").
 EMERGENCY = "999"
@@ -55,7 +55,7 @@ def embed_ancestors(profile: Profile) -> str:
 
 def favicon_name(profile: Profile) -> str:
     name = profile.web_chat.favicon
-    if FAVICON_RE.match(name) and (FAVICON_DIR / name).is_file():
+    if FAVICON_RE.fullmatch(name) and (FAVICON_DIR / name).is_file():
         return name
     return DEFAULT_FAVICON
 

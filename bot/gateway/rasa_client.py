@@ -14,10 +14,12 @@ import hashlib
 import logging
 import socket
 import time
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import aiohttp
 from yarl import URL
+
+from bot import turn_deadline
 
 logger = logging.getLogger(__name__)
 
@@ -54,19 +56,27 @@ class RasaClient:
         ranked = instance_order(sender_id, self.urls)
         return sorted(ranked, key=lambda u: self._suspect_until.get(u, 0.0) > now)
 
-    async def _post(self, url: str, path: str, payload: Dict[str, Any]) -> Any:
+    async def _post(self, url: str, path: str, payload: Dict[str, Any],
+                    budget: Optional[float] = None) -> Any:
         headers = {"X-Gateway-Token": self.token} if self.token else {}
+        timeout = self.timeout
+        if budget is not None:
+            timeout = aiohttp.ClientTimeout(total=min(budget, self.timeout.total or budget))
+        if path.endswith("/webhook") and "forget" not in path:
+            # Rasa neither runs nor saves the turn after this (bot/turn_deadline.py).
+            headers[turn_deadline.HEADER] = f"{time.time() + (timeout.total or 0):.3f}"
         async with self.session.post(url + path, json=payload, headers=headers,
-                                     timeout=self.timeout) as resp:
+                                     timeout=timeout) as resp:
             if resp.status != 200:
                 raise RasaUnavailable(f"Rasa at {url} answered HTTP {resp.status}")
             return await resp.json(content_type=None)
 
-    async def _send(self, path: str, payload: Dict[str, Any], sender_id: str) -> Any:
+    async def _send(self, path: str, payload: Dict[str, Any], sender_id: str,
+                    budget: Optional[float] = None) -> Any:
         last_error = "no Rasa instance configured"
         for url in self.order(sender_id):
             try:
-                return await self._post(url, path, payload)
+                return await self._post(url, path, payload, budget)
             except (aiohttp.ClientConnectionError, ConnectionError) as exc:
                 self._suspect(url)
                 if isinstance(exc, aiohttp.ServerDisconnectedError):
@@ -79,12 +89,13 @@ class RasaClient:
                 raise RasaUnavailable(f"Rasa at {url} failed ({type(exc).__name__})") from None
         raise RasaUnavailable(last_error)
 
-    async def send(self, sender_id: str, text: str, channel: str = "rest",
-                   metadata: Dict[str, Any] | None = None) -> List[Dict[str, Any]]:
+    async def send(self, sender_id: str, text: str, channel: str = "chat",
+                   metadata: Dict[str, Any] | None = None,
+                   budget: Optional[float] = None) -> List[Dict[str, Any]]:
         payload: Dict[str, Any] = {"sender": sender_id, "message": text}
         if metadata:
             payload["metadata"] = metadata
-        replies = await self._send(f"/webhooks/{channel}/webhook", payload, sender_id)
+        replies = await self._send(f"/webhooks/{channel}/webhook", payload, sender_id, budget)
         if not isinstance(replies, list) or not replies:
             raise RasaUnavailable("Rasa returned no reply")
         return replies

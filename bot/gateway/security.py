@@ -1,10 +1,20 @@
-"""Security headers on every response. Handlers may set stricter or route-specific values first."""
+"""Security headers on every response, errors included. Handlers may set stricter or
+route-specific values first.
+
+Anything a handler did not expect becomes a plain 500 page that still carries every header; the
+log gets the exception's type and place only (bot/logs.py), never the request or its content.
+Input that cannot be read at all (a body, form or number no parser can take) is a 400.
+"""
 from __future__ import annotations
 
 import ipaddress
+import json
+import logging
 from typing import Awaitable, Callable, Sequence
 
 from aiohttp import web
+
+logger = logging.getLogger(__name__)
 
 STAFF_PREFIX = "/staff"
 
@@ -48,6 +58,18 @@ def apply_headers(response: web.StreamResponse, hsts: bool) -> None:
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 
 
+# Errors a handler can raise only from input it could not parse: a malformed multipart body or
+# charset (aiohttp's request.post()), nesting too deep, a number too long or too large.
+BAD_INPUT_ERRORS = (UnicodeDecodeError, LookupError, RecursionError, OverflowError, ValueError)
+
+
+def _plain_error(status: int, text: str, request: web.Request) -> web.Response:
+    if request.path.startswith("/webhooks/") or request.path.startswith("/api/"):
+        return web.Response(status=status, text=json.dumps({"error": text}),
+                            content_type="application/json")
+    return web.Response(status=status, text=text + "\n", content_type="text/plain")
+
+
 def security_headers_middleware(hsts: bool) -> Callable:
     @web.middleware
     async def middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
@@ -56,6 +78,17 @@ def security_headers_middleware(hsts: bool) -> Callable:
         except web.HTTPException as exc:
             apply_headers(exc, hsts)
             raise
+        except BAD_INPUT_ERRORS as exc:
+            logger.warning("Bad input refused on %s %s (%s)", request.method,
+                           request.match_info.route.resource.canonical
+                           if request.match_info.route.resource else "?", type(exc).__name__)
+            response = _plain_error(400, "Bad request", request)
+        except Exception:  # noqa: BLE001 - the last line: a plain page, every header, no content
+            logger.exception("Unexpected error on %s %s", request.method,
+                             request.match_info.route.resource.canonical
+                             if request.match_info.route.resource else "?")
+            response = _plain_error(500, "Something went wrong. If you are in danger, call 999.",
+                                    request)
         apply_headers(response, hsts)
         # Discretion: only the staff dashboard may ever set a cookie.
         if not request.path.startswith(STAFF_PREFIX):
@@ -64,6 +97,12 @@ def security_headers_middleware(hsts: bool) -> Callable:
         return response
 
     return middleware
+
+
+async def drop_server_header(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: aiohttp adds `Server: Python/3.x aiohttp/3.x` to every response, errors
+    and static files included; its headers are ready by the time this signal runs."""
+    response.headers.popall("Server", None)
 
 
 def client_address(request: web.Request, trusted_proxies: Sequence[str] = ()) -> str:

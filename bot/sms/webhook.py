@@ -31,6 +31,7 @@ from bot.gateway.fallback import looks_like_danger, safe_fallback
 from bot.sms import store, texts
 from bot.sms.render import plain, render
 from bot.sms.sender import STATUS_PATH, SmsSender
+from bot.text_input import clean_text
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +123,8 @@ async def quietly(what: str, coro, default=None):
 
 async def bot_turn(app: web.Application, number: str, text: str, original: str) -> List[dict]:
     try:
-        return await asyncio.wait_for(converse(app, number, text, channel="sms"), BOT_BUDGET)
+        return await asyncio.wait_for(converse(app, number, text, channel="sms", budget=BOT_BUDGET - 0.5),
+                                      BOT_BUDGET)
     except asyncio.TimeoutError:
         logger.warning("Safe fallback used: the SMS turn ran out of time")
         replies = safe_fallback(number, looks_like_danger(app[keys.DANGER], original))
@@ -161,7 +163,7 @@ async def incoming(request: web.Request) -> web.Response:
     sender = form.get("From") or ""
     if not sid or not sender:
         return web.Response(status=400, text="MessageSid and From are required")
-    body = (form.get("Body") or "")[:MAX_MESSAGE_CHARS]
+    body = clean_text(form.get("Body") or "")[:MAX_MESSAGE_CHARS]
     app = request.app
     number = store.number_hash(app[keys.SETTINGS].sender_hash_key_bytes, sender)
     try:

@@ -18,15 +18,27 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def private_sqlite_file(database: str) -> None:
+    """The SQLite file readable by its owner only (0600), in a folder we create 0700. SQLite gives
+    its journal and WAL files the database file's permissions."""
+    import os
+    from pathlib import Path
+
+    path = Path(database)
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    os.chmod(path, 0o600)
+
+
 def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
     url = make_url(database_url)
     # hide_parameters: error messages never carry bound values (personal data) into logs.
     options: Dict[str, Any] = {"future": True, "pool_pre_ping": True, "hide_parameters": True}
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
-            from pathlib import Path
-
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            private_sqlite_file(url.database)
     else:
         options.update(pool_size=5, max_overflow=5, pool_timeout=5)
     options.update(kwargs)
