@@ -13,6 +13,7 @@ are cleaned the same way as in our own processes (bot/logs.py).
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any, Dict, List
 
@@ -102,7 +103,14 @@ def install() -> None:
         structlog.configure(processors=list(current))
 
 
+# Sanic refuses larger bodies before reading them (its default is 100 MB). The gateway's own limit
+# is 16 KiB; the token-checked channels (bot/rasa_channels.py) allow no more.
+REQUEST_MAX_SIZE = 64 * 1024
+
+
 def main() -> None:
+    # Sanic reads SANIC_* settings from the environment when Rasa creates its app.
+    os.environ["SANIC_REQUEST_MAX_SIZE"] = str(REQUEST_MAX_SIZE)
     install()
     from rasa.__main__ import main as rasa_main
 

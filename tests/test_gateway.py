@@ -35,6 +35,7 @@ class FakeRasa:
     async def webhook(self, request):
         body = await request.json()
         self.received.append(body)
+        self.headers = dict(request.headers)
         if self.mode == "slow":
             await asyncio.sleep(5)
         if self.mode == "error":
@@ -243,3 +244,77 @@ async def test_forget_reports_failure_when_rasa_still_has_the_conversation(clien
     rasa._post = fake_post
     resp = await client.post("/api/forget", data=json.dumps({"sender": sender()}))
     assert resp.status == 500 and (await resp.json()) == {"forgotten": False}
+
+
+# ---- issue 16: hardening of the chat API ----
+
+async def test_lone_surrogates_become_the_replacement_character(client, fake_rasa):
+    sid = sender()
+    raw = ('{"sender": "%s", "message": "help \\ud83d me\\u0000 now \\udc00"}' % sid).encode()
+    resp = await post(client, None, raw=raw)
+    assert resp.status == 200
+    assert (await resp.json())[0]["text"] == "Hello."  # answered normally, not the fallback
+    assert fake_rasa.received[-1]["message"] == "help \ufffd me\ufffd now \ufffd"
+    fake_rasa.received[-1]["message"].encode("utf-8")  # encodable now
+
+
+async def test_each_turn_carries_the_gateways_deadline_and_token(client, fake_rasa):
+    import time
+
+    await post(client, {"sender": sender(), "message": "hello"})
+    deadline = float(fake_rasa.headers["X-Turn-Deadline"])
+    assert time.time() < deadline <= time.time() + 1.5  # RASA_TIMEOUT is 1 s here
+    assert fake_rasa.headers["X-Gateway-Token"] == client.settings.gateway_token
+
+
+@pytest.mark.parametrize("raw", [
+    b"[" * 990,
+    b'{"sender": "' + b"a" * 32 + b'", "message": ' + b"[" * 1000 + b"]" * 1000 + b"}",
+    b'{"sender": "' + b"a" * 32 + b'", "message": "hi", "n": ' + b"9" * 4301 + b"}",
+    b'{"sender": "' + b"a" * 32 + b'\\n", "message": "hi"}',
+    b'{"sender": "' + b"a" * 32 + b'\\u0000", "message": "hi"}',
+])
+async def test_unreadable_or_odd_bodies_are_400_with_the_headers(client, raw):
+    resp = await post(client, None, raw=raw)
+    assert resp.status == 400
+    assert resp.headers["Content-Security-Policy"] and resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert "Server" not in resp.headers
+
+
+@pytest.mark.parametrize("raw", [b"[" * 990, b'{"sender": ' + b"1" * 4400 + b"}",
+                                 b'{"sender": "' + b"a" * 32 + b'\\n"}'])
+async def test_forget_refuses_odd_bodies_with_400(client, raw):
+    resp = await client.post("/api/forget", data=raw)
+    assert resp.status == 400 and resp.headers["Referrer-Policy"] == "no-referrer"
+
+
+async def test_no_server_header_anywhere(client):
+    for path in ("/", "/healthz", "/static/chat/chat.js", "/no-such-page"):
+        resp = await client.get(path)
+        assert "Server" not in resp.headers, path
+
+
+async def test_an_unexpected_error_is_a_plain_500_with_every_header(client, caplog):
+    import logging
+    import sys
+
+    from bot import logs
+    from bot.gateway import security
+
+    previous, hook = logging.getLogRecordFactory(), sys.excepthook
+    logs.install_record_factory()  # as `python -m bot.gateway` does (logs.configure)
+
+    async def broken(request):
+        raise RuntimeError("Invented Ada Lovelace-Smith, 07700 900123, typed this")
+
+    client.server.app.router._frozen = False
+    client.server.app.router.add_get("/broken-for-test", broken)
+    resp = await client.get("/broken-for-test?name=Ada")
+    assert resp.status == 500
+    for name in security.HEADERS:
+        assert name in resp.headers, name
+    assert "999" in await resp.text()
+    logging.setLogRecordFactory(previous)
+    sys.excepthook = hook
+    assert "Ada" not in caplog.text and "900123" not in caplog.text
+    assert "RuntimeError" in caplog.text and "in broken" in caplog.text

@@ -112,3 +112,74 @@ def test_redis_store_stays_bounded_and_expires(domain):
         assert len(again.events) == len(back.events)
     finally:
         red.delete(key)
+
+
+# ---- issue 16: idle conversations are forgotten; a late turn neither starts nor is saved ----
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_in_memory_store_forgets_idle_conversations(domain):
+    clock = FakeClock()
+    store = BoundedInMemoryTrackerStore(domain, max_events=60, idle_seconds=3600, clock=clock)
+    for i in range(1500):
+        asyncio.run(store.save(conversation(domain, 1) if i == 0 else
+                               DialogueStateTracker.from_events(f"idle-{i:05d}-sender-abc", [])))
+    assert len(store.store) == 1500
+    clock.now += 3540
+    assert store.evict_idle() == 0 and len(store.store) == 1500
+    clock.now += 61  # 3601 s idle, and a sweep is due
+    recent = DialogueStateTracker.from_events("recent-sender-abcdef", [])
+    asyncio.run(store.save(recent))  # a turn sweeps (at most once a minute)
+    assert set(store.store) == {"recent-sender-abcdef"}
+
+
+def test_an_idle_conversation_is_not_resumed_even_before_a_sweep(domain):
+    clock = FakeClock()
+    store = BoundedInMemoryTrackerStore(domain, max_events=60, idle_seconds=3600, clock=clock)
+    tracker = conversation(domain, 2)
+    asyncio.run(store.save(tracker))
+    clock.now += 3601
+    store._swept = clock.now  # no sweep due yet
+    assert asyncio.run(store.retrieve(tracker.sender_id)) is None
+
+
+def test_endpoints_file_configures_the_idle_expiry(domain):
+    from rasa.core.tracker_store import TrackerStore
+    from rasa.utils.endpoints import read_endpoint_config
+
+    config = read_endpoint_config(str(ROOT / "endpoints.yml"), "tracker_store")
+    store = TrackerStore.create(config, domain)
+    inner = getattr(store, "_tracker_store", store)
+    inner = getattr(inner, "_tracker_store", inner)
+    assert isinstance(inner, BoundedInMemoryTrackerStore)
+    assert inner.idle_seconds == 3600 and inner.max_events == 60
+
+
+def test_a_turn_past_its_deadline_is_neither_started_nor_saved(domain):
+    from bot import turn_deadline
+
+    store = BoundedInMemoryTrackerStore(domain, max_events=60)
+    tracker = conversation(domain, 2)
+    asyncio.run(store.save(tracker))
+    before = len(asyncio.run(store.retrieve(tracker.sender_id)).events)
+
+    async def late_turn():
+        token = turn_deadline.start(0.0)  # long past
+        try:
+            with pytest.raises(turn_deadline.TurnExpired):
+                await store.retrieve(tracker.sender_id)
+            tracker.update(ActionExecuted("action_listen"))
+            tracker.update(UserUttered("a late message from Alex Example",
+                                       {"name": "greet", "confidence": 1.0}))
+            await store.save(tracker)  # a turn that finished too late
+        finally:
+            turn_deadline.finish(token)
+
+    asyncio.run(late_turn())
+    assert len(asyncio.run(store.retrieve(tracker.sender_id)).events) == before
