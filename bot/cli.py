@@ -3,7 +3,8 @@
 - `generate-key`   print a new Fernet key (put it FIRST in ENCRYPTION_KEYS, keep the old ones after it)
 - `rotate-keys`    re-encrypt every stored personal field under the first key in ENCRYPTION_KEYS
 - `purge`          delete bookings past the profile's retention periods now (also runs in the gateway)
-- `create-user`, `reset-password`, `reset-totp`, `deactivate-user`   staff accounts (bot/staff/admin.py)
+- `create-user`, `reset-password`, `reset-totp`, `deactivate-user`, `unlock-user`   staff accounts
+  (bot/staff/admin.py)
 
 Outputs are counts only, never personal data. Other issues add their subcommands to `build_parser`.
 """
@@ -80,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
     from bot.staff.admin import add_commands as add_staff_commands
 
-    add_staff_commands(sub)  # create-user, reset-password, reset-totp, deactivate-user
+    add_staff_commands(sub)  # create-user, reset-password, reset-totp, deactivate-user, unlock-user
     return parser
 
 

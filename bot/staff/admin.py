@@ -4,10 +4,12 @@
     python -m bot.cli reset-password NAME
     python -m bot.cli reset-totp NAME
     python -m bot.cli deactivate-user NAME
+    python -m bot.cli unlock-user NAME
 
 Passwords are read without echo (or one line from standard input when it is not a terminal). New
 authenticator secrets are shown once, as a provisioning URI and a QR code in the terminal; they are
-stored encrypted. Every change signs the account out everywhere and writes an audit row.
+stored encrypted. Every change signs the account out everywhere and writes an audit row; unlock-user
+(which forgets the account's failed sign-ins, from every address) only writes the audit row.
 """
 from __future__ import annotations
 
@@ -43,7 +45,7 @@ def _show_totp(username: str, secret: str) -> None:
     print(f"Secret:           {secret}\n")
 
 
-async def _with_engine(fn):
+async def _with_engine(fn, with_settings: bool = False):
     from bot.settings import load_settings
     from bot.storage import crypto
     from bot.storage.db import create_engine
@@ -52,7 +54,7 @@ async def _with_engine(fn):
     crypto.configure_from_settings(settings)
     engine = create_engine(settings.database_url)
     try:
-        return await fn(engine)
+        return await (fn(engine, settings) if with_settings else fn(engine))
     finally:
         await engine.dispose()
 
@@ -125,6 +127,19 @@ def cmd_deactivate_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_unlock_user(args: argparse.Namespace) -> int:
+    username = store.normalise_username(args.username)
+
+    async def run(engine, settings):
+        user = await _require(engine, username)
+        key = store.account_key(settings.session_secret.encode(), user.username)
+        return user, await store.unlock_account(engine, user.id, key, None, store.utcnow())
+
+    user, forgotten = asyncio.run(_with_engine(run, with_settings=True))
+    print(f"Unlocked {user.username!r}: {forgotten} failed sign-ins forgotten, no back-off left.")
+    return 0
+
+
 def add_commands(sub) -> None:
     """Register the staff subcommands on bot.cli's subparsers."""
     p = sub.add_parser("create-user", help="create a staff account (prints the authenticator QR code)")
@@ -135,6 +150,7 @@ def add_commands(sub) -> None:
         ("reset-password", "set a new password for a staff account", cmd_reset_password),
         ("reset-totp", "issue a new authenticator secret for a staff account", cmd_reset_totp),
         ("deactivate-user", "deactivate a staff account and sign it out", cmd_deactivate_user),
+        ("unlock-user", "forget a staff account's failed sign-ins (ends its back-off)", cmd_unlock_user),
     ):
         p = sub.add_parser(name, help=help_text)
         p.add_argument("username")

@@ -223,9 +223,14 @@ async def _load_state(conn, booking_id: int):
     return row
 
 
-def _must_hold(state, user_id: int, is_lead: bool) -> None:
-    if state.claimed_by is not None and state.claimed_by != user_id and not is_lead:
-        raise WorkflowError("Someone else has claimed this record.")
+def may_act(claimed_by: Optional[int], user_id: int, is_lead: bool) -> bool:
+    """A record held by someone else is theirs (or a lead's) to work, close or reopen."""
+    return claimed_by is None or claimed_by == user_id or is_lead
+
+
+def _must_hold(state, user_id: int, is_lead: bool, message: str = "Someone else has claimed this record.") -> None:
+    if not may_act(state.claimed_by, user_id, is_lead):
+        raise WorkflowError(message)
 
 
 async def claim(engine: AsyncEngine, booking_id: int, user_id: int, is_lead: bool, now: dt.datetime) -> None:
@@ -304,11 +309,14 @@ async def close(engine: AsyncEngine, booking_id: int, user_id: int, is_lead: boo
         await _audit(conn, now, user_id, "closed", booking_id=booking_id)
 
 
-async def reopen(engine: AsyncEngine, booking_id: int, user_id: int, now: dt.datetime) -> None:
+async def reopen(engine: AsyncEngine, booking_id: int, user_id: int, is_lead: bool, now: dt.datetime) -> None:
+    """Only the record's holder (who completed it, or held it when it was closed) or a lead."""
     async with engine.begin() as conn:
         state = await _load_state(conn, booking_id)
         if state.status not in DONE_STATUSES:
             raise WorkflowError("Only completed or closed records can be reopened.")
+        _must_hold(state, user_id, is_lead,
+                   "Only the caseworker who holds this record, or a lead, can reopen it.")
         await conn.execute(update(Booking).where(Booking.id == booking_id).values(
             status="attempted" if state.first_attempt_at else "new", completed_at=None, closed_at=None,
             outcome=None, claimed_by=user_id, claimed_at=now, updated_at=now,

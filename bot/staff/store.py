@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -23,10 +23,16 @@ from bot.storage.models import StaffAudit, StaffLoginFailure, StaffSession, Staf
 ROLES = ("caseworker", "lead")
 IDLE_TIMEOUT = dt.timedelta(minutes=15)
 ABSOLUTE_TIMEOUT = dt.timedelta(hours=8)
-# Sign-in throttling: failures counted in a sliding window, per account and per client address.
-THROTTLE_WINDOW = dt.timedelta(minutes=15)
-ACCOUNT_FAILURE_LIMIT = 5
-ADDRESS_FAILURE_LIMIT = 20
+# Sign-in throttling (OWASP ASVS 2.2.1). A failure counts against an account only when its password
+# was checked; an attempt refused unchecked counts against the client address only. An account, and
+# each (account, client address) pair, waits longer after every further failure (exponential
+# back-off with a cap) instead of being locked, so a stranger cannot hold it shut; one address is
+# held back long before it could hold back the whole account. A lead can unlock (users page, or
+# `python -m bot.cli unlock-user`). Every address has a plain rate limit as well.
+FAILURE_WINDOW = dt.timedelta(hours=1)  # how long a checked failure counts
+ADDRESS_WINDOW = dt.timedelta(minutes=15)
+ADDRESS_FAILURE_LIMIT = 20  # failed or refused attempts from one address, whatever the account
+PASSWORD_CHECKS_PER_SESSION = 5  # wrong current passwords on the change-password page end the session
 USERNAME_MAX = 64
 
 
@@ -208,36 +214,169 @@ def throttle_key(secret: bytes, kind: str, value: str) -> str:
     return hmac.new(secret, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
 
 
-async def is_throttled(engine: AsyncEngine, account_key: str, address_key: str, now: dt.datetime) -> bool:
-    since = now - THROTTLE_WINDOW
+def account_key(secret: bytes, username: str) -> str:
+    return throttle_key(secret, "account", normalise_username(username))
+
+
+def address_key(secret: bytes, address: str) -> str:
+    return throttle_key(secret, "address", address)
+
+
+@dataclass(frozen=True)
+class BackoffPolicy:
+    """`free` checked failures within FAILURE_WINDOW cost nothing; after that each attempt waits
+    `base`, doubling with every further failure, never more than `cap`, from the latest failure."""
+
+    free: int
+    base: dt.timedelta
+    cap: dt.timedelta
+
+    def delay(self, failures: int) -> dt.timedelta:
+        if failures < self.free:
+            return dt.timedelta(0)
+        return min(self.base * (2 ** min(failures - self.free, 32)), self.cap)
+
+    def held_until(self, times: Sequence[dt.datetime], now: dt.datetime) -> Optional[dt.datetime]:
+        if not times:
+            return None
+        until = max(times) + self.delay(len(times))
+        return until if until > now else None
+
+
+# An account: 20 checked failures an hour from anywhere, then 30 s, 1, 2, 4, 8 and at most 15 minutes.
+ACCOUNT_BACKOFF = BackoffPolicy(free=20, base=dt.timedelta(seconds=30), cap=dt.timedelta(minutes=15))
+# One address for one account: 5, then 1, 2, 4, 8 and at most 15 minutes, so one address alone gets
+# at most 11 checked guesses in any hour and cannot hold back the account for its owner.
+PAIR_BACKOFF = BackoffPolicy(free=5, base=dt.timedelta(minutes=1), cap=dt.timedelta(minutes=15))
+
+
+@dataclass(frozen=True)
+class AccountState:
+    """What leads see on the users page: never an address, only how many."""
+
+    failures: int  # checked failures in the last FAILURE_WINDOW
+    addresses: int  # how many client addresses they came from
+    held_until: Optional[dt.datetime]  # the account waits until then; None: it may try now
+    addresses_held: int  # addresses waiting for this account (the per-(account, address) limit)
+
+    @property
+    def unlockable(self) -> bool:
+        return self.failures > 0
+
+
+async def _account_failures(conn, keys: Sequence[str], now: dt.datetime) -> list:
+    return (await conn.execute(
+        select(StaffLoginFailure.key, StaffLoginFailure.at, StaffLoginFailure.address)
+        .where(StaffLoginFailure.kind == "account", StaffLoginFailure.key.in_(list(keys)),
+               StaffLoginFailure.at > now - FAILURE_WINDOW)
+    )).all()
+
+
+def _state(rows, now: dt.datetime) -> AccountState:
+    times = [aware(r.at) for r in rows]
+    by_address: dict = {}
+    for r in rows:
+        by_address.setdefault(r.address, []).append(aware(r.at))
+    held = sum(1 for ts in by_address.values() if PAIR_BACKOFF.held_until(ts, now))
+    return AccountState(failures=len(rows), addresses=len(by_address),
+                        held_until=ACCOUNT_BACKOFF.held_until(times, now), addresses_held=held)
+
+
+async def account_state(engine: AsyncEngine, account: str, now: dt.datetime) -> AccountState:
     async with engine.connect() as conn:
-        rows = (await conn.execute(
-            select(StaffLoginFailure.kind, func.count())
-            .where(StaffLoginFailure.at > since,
-                   ((StaffLoginFailure.kind == "account") & (StaffLoginFailure.key == account_key))
-                   | ((StaffLoginFailure.kind == "address") & (StaffLoginFailure.key == address_key)))
-            .group_by(StaffLoginFailure.kind)
-        )).all()
-    counts = {kind: n for kind, n in rows}
-    return counts.get("account", 0) >= ACCOUNT_FAILURE_LIMIT or counts.get("address", 0) >= ADDRESS_FAILURE_LIMIT
+        return _state(await _account_failures(conn, [account], now), now)
 
 
-async def record_failure(engine: AsyncEngine, account_key: str, address_key: str, now: dt.datetime,
-                         user_id: Optional[int] = None) -> None:
+async def account_states(engine: AsyncEngine, accounts: Dict[int, str], now: dt.datetime) -> Dict[int, AccountState]:
+    """{user id: state} for {user id: account key}, in one query."""
+    async with engine.connect() as conn:
+        rows = await _account_failures(conn, list(accounts.values()), now) if accounts else []
+    by_key: dict = {}
+    for r in rows:
+        by_key.setdefault(r.key, []).append(r)
+    return {user_id: _state(by_key.get(key, []), now) for user_id, key in accounts.items()}
+
+
+async def sign_in_refusal(engine: AsyncEngine, account: str, address: str, now: dt.datetime) -> Optional[str]:
+    """Why an attempt must be refused without checking its password, or None when it may be checked:
+    'address' (too many failed or refused attempts from this client address, whatever the account),
+    'account' (the account is held back), 'pair' (this address is held back for this account)."""
+    async with engine.connect() as conn:
+        from_address = (await conn.execute(
+            select(func.count()).select_from(StaffLoginFailure)
+            .where(StaffLoginFailure.kind == "address", StaffLoginFailure.key == address,
+                   StaffLoginFailure.at > now - ADDRESS_WINDOW)
+        )).scalar_one()
+        if from_address >= ADDRESS_FAILURE_LIMIT:
+            return "address"
+        rows = await _account_failures(conn, [account], now)
+    if ACCOUNT_BACKOFF.held_until([aware(r.at) for r in rows], now):
+        return "account"
+    if PAIR_BACKOFF.held_until([aware(r.at) for r in rows if r.address == address], now):
+        return "pair"
+    return None
+
+
+async def _prune_failures(conn, now: dt.datetime) -> None:
+    await conn.execute(delete(StaffLoginFailure).where(StaffLoginFailure.at < now - FAILURE_WINDOW))
+
+
+async def _insert_failure(conn, account: str, address: str, now: dt.datetime) -> None:
+    await conn.execute(StaffLoginFailure.__table__.insert(), [
+        {"kind": "account", "key": account, "at": now, "address": address},
+        {"kind": "address", "key": address, "at": now, "address": None},
+    ])
+    await _prune_failures(conn, now)
+
+
+async def record_refused(engine: AsyncEngine, address: str, now: dt.datetime) -> None:
+    """An attempt refused unchecked: it counts against the client address only, never the account."""
     async with engine.begin() as conn:
-        await conn.execute(StaffLoginFailure.__table__.insert(), [
-            {"kind": "account", "key": account_key, "at": now},
-            {"kind": "address", "key": address_key, "at": now},
-        ])
-        await conn.execute(delete(StaffLoginFailure).where(StaffLoginFailure.at < now - THROTTLE_WINDOW * 4))
+        await conn.execute(StaffLoginFailure.__table__.insert().values(kind="address", key=address, at=now))
+        await _prune_failures(conn, now)
+
+
+async def record_failure(engine: AsyncEngine, account: str, address: str, now: dt.datetime,
+                         user_id: Optional[int] = None) -> None:
+    """A checked attempt that failed (wrong password or code, or an inactive or unknown account)."""
+    async with engine.begin() as conn:
+        await _insert_failure(conn, account, address, now)
         if user_id is not None:
             await _audit(conn, now, user_id, "sign_in_failed")
 
 
-async def clear_account_failures(engine: AsyncEngine, account_key: str) -> None:
+async def clear_account_failures(engine: AsyncEngine, account: str) -> None:
     async with engine.begin() as conn:
         await conn.execute(delete(StaffLoginFailure).where(StaffLoginFailure.kind == "account",
-                                                           StaffLoginFailure.key == account_key))
+                                                           StaffLoginFailure.key == account))
+
+
+async def unlock_account(engine: AsyncEngine, user_id: int, account: str, actor_id: Optional[int],
+                         now: dt.datetime) -> int:
+    """A lead (or the server's admin command) forgets the account's failures, from every address."""
+    async with engine.begin() as conn:
+        result = await conn.execute(delete(StaffLoginFailure).where(StaffLoginFailure.kind == "account",
+                                                                    StaffLoginFailure.key == account))
+        await _audit(conn, now, actor_id, "user_unlocked", target_user_id=user_id)
+    return result.rowcount or 0
+
+
+async def record_password_check_failure(engine: AsyncEngine, info: "SessionInfo", account: str, address: str,
+                                        now: dt.datetime) -> bool:
+    """A wrong current password on the change-password page: counted against the account like a failed
+    sign-in, audited, and counted for the session. True when that ended the session."""
+    async with engine.begin() as conn:
+        await _insert_failure(conn, account, address, now)
+        await _audit(conn, now, info.user.id, "password_check_failed")
+        await conn.execute(update(StaffSession).where(StaffSession.id == info.token_hash)
+                           .values(password_failures=StaffSession.password_failures + 1))
+        count = (await conn.execute(select(StaffSession.password_failures)
+                                    .where(StaffSession.id == info.token_hash))).scalar()
+        if count is None or count < PASSWORD_CHECKS_PER_SESSION:
+            return count is None
+        await conn.execute(delete(StaffSession).where(StaffSession.id == info.token_hash))
+        await _audit(conn, now, info.user.id, "signed_out", detail="password_checks")
+    return True
 
 
 # ---------------------------------------------------------------- sessions
@@ -303,7 +442,7 @@ async def purge_sessions(engine: AsyncEngine, now: dt.datetime) -> None:
         await conn.execute(delete(StaffSession).where(
             (StaffSession.last_seen_at < now - IDLE_TIMEOUT) | (StaffSession.created_at < now - ABSOLUTE_TIMEOUT)
         ))
-        await conn.execute(delete(StaffLoginFailure).where(StaffLoginFailure.at < now - THROTTLE_WINDOW * 4))
+        await _prune_failures(conn, now)
 
 
 # ---------------------------------------------------------------- audit log

@@ -229,6 +229,9 @@ class StaffSession(Base):
     csrf_token = Column(String(64), nullable=False)
     created_at = Column(UTCDateTime, nullable=False)
     last_seen_at = Column(UTCDateTime, nullable=False)
+    # wrong current passwords given on the change-password page (migration 0005); the session ends at
+    # bot/staff/store.PASSWORD_CHECKS_PER_SESSION
+    password_failures = Column(Integer, nullable=False, default=0, server_default="0")
 
 
 class StaffTotpUsed(Base):
@@ -243,7 +246,10 @@ class StaffTotpUsed(Base):
 
 
 class StaffLoginFailure(Base):
-    """Failed sign-ins, keyed by an HMAC of the user name or client address (never either in clear)."""
+    """Failed sign-ins, keyed by an HMAC of the user name or client address (never either in clear).
+    An 'account' row is a checked failure (the password was verified and was wrong, or the code was);
+    `address` (migration 0005) is the HMAC of the address it came from, for the per-(account, address)
+    limit. An 'address' row is any failed or refused attempt from that address."""
 
     __tablename__ = "staff_login_failures"
 
@@ -251,6 +257,7 @@ class StaffLoginFailure(Base):
     kind = Column(String(8), nullable=False)  # 'account' or 'address'
     key = Column(String(64), nullable=False, index=True)
     at = Column(UTCDateTime, nullable=False, index=True)
+    address = Column(String(64), nullable=True)
 
 
 class StaffAudit(Base):

@@ -7,7 +7,14 @@ Order of checks for every request under /staff (the middleware):
 3. the user's role must reach the route's role, else 403;
 4. every state-changing request needs the session's CSRF token and a same-origin Origin (or, when the
    browser sends `Origin: null` because of `Referrer-Policy: no-referrer`, `Sec-Fetch-Site: same-origin`).
-Failures say nothing about which check failed.
+Failures say nothing about which check failed. A form or number no handler can use (common.BadInput)
+is the dashboard's 400 page.
+
+Sign-in limits (bot/staff/store.py): an attempt is refused unchecked while its client address has too
+many failed attempts, or the account or this (account, address) pair is waiting out its back-off;
+only an attempt whose password was checked counts against the account. The change-password page
+counts a wrong current password the same way, and a session that gives
+store.PASSWORD_CHECKS_PER_SESSION of them is ended.
 """
 from __future__ import annotations
 
@@ -82,6 +89,13 @@ def is_staff_path(path: str) -> bool:
 async def guard(request: web.Request, handler):
     if not is_staff_path(request.path):
         return await handler(request)
+    try:
+        return await _guarded(request, handler)
+    except common.BadInput:
+        return common.bad_request(request)
+
+
+async def _guarded(request: web.Request, handler):
     route_handler = getattr(request.match_info, "handler", None)
     needed = getattr(route_handler, "staff_role", None)
     if needed is None:  # unknown routes (404/405) and anything unmarked
@@ -107,7 +121,7 @@ async def guard(request: web.Request, handler):
         if not same_origin(request):
             return forbidden(request)
         if needed != PUBLIC:
-            form = await request.post()
+            form = await common.read_form(request)
             if not tokens_match(request[SESSION].csrf_token, form.get("csrf")):
                 return forbidden(request)
     return await handler(request)
@@ -130,9 +144,14 @@ async def login_form(request: web.Request, message: str = "", status: int = 200)
     return response
 
 
+def _throttle_keys(request: web.Request, username: str) -> tuple:
+    secret = request.config_dict[keys.SETTINGS].session_secret.encode()
+    return store.account_key(secret, username), store.address_key(secret, _client_address(request))
+
+
 @requires(PUBLIC)
 async def login(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
+    form = await common.read_form(request)
     if not tokens_match(request.cookies.get(PRELOGIN_COOKIE, ""), form.get("login_token")):
         return await login_form(request, "Your sign-in page expired. Please try again.", status=403)
     username = str(form.get("username", ""))[: store.USERNAME_MAX * 2]
@@ -140,14 +159,13 @@ async def login(request: web.Request) -> web.StreamResponse:
     code = str(form.get("code", ""))[:16]
 
     engine = common.engine(request)
-    settings = request.config_dict[keys.SETTINGS]
-    secret = settings.session_secret.encode()
     now = common.now(request)
-    account_key = store.throttle_key(secret, "account", store.normalise_username(username))
-    address_key = store.throttle_key(secret, "address", _client_address(request))
+    account_key, address_key = _throttle_keys(request, username)
 
-    if await store.is_throttled(engine, account_key, address_key, now):
-        await store.record_failure(engine, account_key, address_key, now)
+    refusal = await store.sign_in_refusal(engine, account_key, address_key, now)
+    if refusal is not None:  # not checked, so not counted against the account
+        await store.record_refused(engine, address_key, now)
+        logger.info("Staff sign-in refused unchecked (%s limit)", refusal)
         return await login_form(request, SIGN_IN_FAILED, status=401)
 
     user, password_hash, totp_secret = await store.credentials(engine, username)
@@ -196,13 +214,23 @@ async def password_form(request: web.Request, message: str = "", status: int = 2
 
 @requires(CASEWORKER)
 async def change_password(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
+    form = await common.read_form(request)
     info = common.session(request)
     engine = common.engine(request)
     now = common.now(request)
     current, new, repeat = (str(form.get(k, "")) for k in ("current", "new", "repeat"))
+    account_key, address_key = _throttle_keys(request, info.user.username)
+    if await store.sign_in_refusal(engine, account_key, address_key, now) in ("account", "pair"):
+        return await password_form(request, "Too many wrong passwords have been tried for this account. "
+                                   "Wait a few minutes and try again.", status=429)
     _user, password_hash, _secret = await store.credentials(engine, info.user.username)
     if not await passwords.verify_password(password_hash, current):
+        ended = await store.record_password_check_failure(engine, info, account_key, address_key, now)
+        logger.info("Staff password change refused (user id %s)", info.user.id)
+        if ended:
+            response = web.HTTPSeeOther(f"{common.PREFIX}/login")
+            clear_cookie(response, SESSION_COOKIE)
+            raise response
         return await password_form(request, "The current password is not right.", status=400)
     if new != repeat:
         return await password_form(request, "The two new passwords are not the same.", status=400)

@@ -8,11 +8,13 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from aiohttp import web
 
+from bot.gateway import keys
 from bot.gateway.staff import common
 from bot.gateway.staff.common import CASEWORKER, LEAD, requires
 from bot.staff import queue, reports, store
 
 logger = logging.getLogger(__name__)
+AUDIT_MAX_PAGE = 10 ** 6  # 200 entries a page: far more than any audit log holds
 
 # The `details` the forms store (bot/callbacks/form.py booking_details, bot/concern.py new_report), with
 # the words staff see. The callback form stores booleans and short codes; the free text a person typed
@@ -141,13 +143,7 @@ def other_details(details: Dict[str, Any]) -> List[Tuple[str, str]]:
 
 
 def _booking_id(request: web.Request) -> int:
-    try:
-        value = int(request.match_info["id"])
-    except (KeyError, ValueError):
-        raise web.HTTPNotFound()
-    if not 0 < value < 2 ** 31:
-        raise web.HTTPNotFound()
-    return value
+    return common.path_id(request)
 
 
 def _age(created: dt.datetime, now: dt.datetime) -> str:
@@ -195,7 +191,7 @@ async def record_page(request: web.Request, message: str = "", status: int = 200
     mine = record.claimed_by_id == info.user.id
     return common.render(request, "record.html", _ctx(
         request, r=record, safe_call=safe_call, safety=safety, other_details=other, mine=mine, message=message,
-        can_act=mine or record.claimed_by_id is None or info.user.is_lead,
+        can_act=queue.may_act(record.claimed_by_id, info.user.id, info.user.is_lead),
         attempt_outcomes=queue.ATTEMPT_OUTCOMES, outcomes=queue.OUTCOME_LABELS,
         tel=record.phone if record.phone and record.phone.startswith("+") and record.phone[1:].isdigit() else None,
     ), status=status)
@@ -237,7 +233,7 @@ async def release(request: web.Request) -> web.StreamResponse:
 @requires(CASEWORKER)
 async def attempt(request: web.Request) -> web.StreamResponse:
     info, engine, now = common.session(request), common.engine(request), common.now(request)
-    form = await request.post()
+    form = await common.read_form(request)
     return await _act(request, lambda bid: queue.record_attempt(
         engine, bid, info.user.id, info.user.is_lead, str(form.get("outcome", "")), str(form.get("note", "")), now))
 
@@ -245,7 +241,7 @@ async def attempt(request: web.Request) -> web.StreamResponse:
 @requires(CASEWORKER)
 async def complete(request: web.Request) -> web.StreamResponse:
     info, engine, now = common.session(request), common.engine(request), common.now(request)
-    form = await request.post()
+    form = await common.read_form(request)
     return await _act(request, lambda bid: queue.complete(
         engine, bid, info.user.id, info.user.is_lead, str(form.get("outcome", "")), now))
 
@@ -259,13 +255,13 @@ async def close(request: web.Request) -> web.StreamResponse:
 @requires(CASEWORKER)
 async def reopen(request: web.Request) -> web.StreamResponse:
     info, engine, now = common.session(request), common.engine(request), common.now(request)
-    return await _act(request, lambda bid: queue.reopen(engine, bid, info.user.id, now))
+    return await _act(request, lambda bid: queue.reopen(engine, bid, info.user.id, info.user.is_lead, now))
 
 
 @requires(CASEWORKER)
 async def add_note(request: web.Request) -> web.StreamResponse:
     info, engine, now = common.session(request), common.engine(request), common.now(request)
-    form = await request.post()
+    form = await common.read_form(request)
     return await _act(request, lambda bid: queue.add_note(engine, bid, info.user.id, str(form.get("text", "")), now))
 
 
@@ -290,24 +286,26 @@ async def reports_csv(request: web.Request) -> web.Response:
 
 # ---------------------------------------------------------------- leads: users and audit
 
+def _account_key(request: web.Request, username: str) -> str:
+    return store.account_key(request.config_dict[keys.SETTINGS].session_secret.encode(), username)
+
+
 @requires(LEAD)
 async def users_page(request: web.Request, message: str = "", status: int = 200) -> web.Response:
-    users = await store.list_users(common.engine(request))
-    return common.render(request, "users.html", _ctx(request, users=users, message=message, roles=store.ROLES),
-                         status=status)
+    engine, now = common.engine(request), common.now(request)
+    users = await store.list_users(engine)
+    states = await store.account_states(engine, {u["id"]: _account_key(request, u["username"]) for u in users}, now)
+    return common.render(request, "users.html", _ctx(request, users=users, states=states, message=message,
+                                                     roles=store.ROLES), status=status)
 
 
 @requires(LEAD)
 async def user_action(request: web.Request) -> web.StreamResponse:
     info, engine, now = common.session(request), common.engine(request), common.now(request)
-    try:
-        user_id = int(request.match_info["id"])
-    except ValueError:
-        raise web.HTTPNotFound()
-    target = await store.get_user(engine, user_id)
+    target = await store.get_user(engine, common.path_id(request))
     if target is None:
         raise web.HTTPNotFound()
-    form = await request.post()
+    form = await common.read_form(request)
     action = form.get("action")
     if target.id == info.user.id and action in ("deactivate", "role"):
         return await users_page(request, "You cannot change your own account here.", status=409)
@@ -317,6 +315,8 @@ async def user_action(request: web.Request) -> web.StreamResponse:
         await store.set_active(engine, target.id, True, info.user.id, now)
     elif action == "revoke":
         await store.revoke_user_sessions(engine, target.id, info.user.id, now)
+    elif action == "unlock":
+        await store.unlock_account(engine, target.id, _account_key(request, target.username), info.user.id, now)
     elif action == "role" and form.get("role") in store.ROLES:
         await store.set_role(engine, target.id, str(form.get("role")), info.user.id, now)
     else:
@@ -328,11 +328,8 @@ async def user_action(request: web.Request) -> web.StreamResponse:
 
 @requires(LEAD)
 async def audit_page(request: web.Request) -> web.Response:
-    try:
-        page = max(0, int(request.query.get("page", "0")))
-        booking_id = int(request.query["record"]) if request.query.get("record") else None
-    except ValueError:
-        raise web.HTTPBadRequest()
+    page = common.query_int(request, "page", 0, high=AUDIT_MAX_PAGE)
+    booking_id = common.query_int(request, "record", None, low=1)
     entries = await store.audit_entries(common.engine(request), limit=200, offset=page * 200, booking_id=booking_id)
     return common.render(request, "audit.html", _ctx(request, entries=entries, page=page, record=booking_id))
 
