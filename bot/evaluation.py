@@ -80,9 +80,14 @@ async def _parse_all(model: Path, messages: List[str]) -> List[Dict]:
     intents = []
     for text in messages:
         parsed = await agent.parse_message(text)
-        intents.append({"intent": (parsed.get("intent") or {}).get("name"),
-                        "checked": bool(parsed.get("danger_check")),
-                        "risk": (parsed.get("risk") or {}).get("category")})
+        name = (parsed.get("intent") or {}).get("name")
+        # A high-risk answer: forced by the risk patterns, or DIET's own risk_<category> intent
+        # (whose answer also opens with the danger check, bot/nlg.py).
+        risk = (parsed.get("risk") or {}).get("category")
+        if risk is None and name and name.startswith("risk_"):
+            risk = name[len("risk_"):]
+        intents.append({"intent": name, "checked": bool(parsed.get("danger_check")) or risk is not None,
+                        "risk": risk})
     return intents
 
 
