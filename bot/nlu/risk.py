@@ -26,6 +26,7 @@ from bot.nlu.danger import STRENGTHS, DangerDetector
 
 RISK_FILE = "risk.yml"
 SOON, NOT_SOON = "guard:soon", "guard:not_soon"
+TODAY = "guard:today"  # today for certain: wins over not_soon
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,8 @@ class RiskDetector:
         found.sort(key=lambda m: (priority[m["category"]], STRENGTHS.index(m["strength"]),
                                   m.get("start", 0)))
         best = found[0]
-        soon_sentences = guards.get(SOON, set()) - guards.get(NOT_SOON, set())
+        soon_sentences = ((guards.get(SOON, set()) - guards.get(NOT_SOON, set()))
+                          | guards.get(TODAY, set()))
         soon = any(m["category"] == "threat_to_kill" and m.get("sentence") in soon_sentences
                    for m in found)
         return RiskSignal(best["category"], best["pattern_id"], soon)
