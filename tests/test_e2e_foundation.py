@@ -74,3 +74,34 @@ def test_rasa_channels_require_the_gateway_token(stack):
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(req, timeout=10)
     assert err.value.code == 403
+
+
+# ---- issue 15 through the real stack: what the examples in the issue now get ----
+
+@pytest.mark.parametrize("text,opening", [
+    ("he threatened to kill me last week if I ever leave", "A threat to kill is serious"),
+    ("he strangled me last night", "Being strangled or choked is very serious"),
+    ("he pushed me down the stairs and I think a bone in my arm is broken", "ambulance"),
+    ("she says she'll take an overdose if I go to my mum's", "way of controlling you"),
+])
+def test_high_risk_disclosures_get_999_first_and_a_serious_answer(stack, text, opening):
+    replies = turn(stack, text)
+    body = texts(replies)
+    assert replies[0]["text"].startswith("Are you in danger right now? If you are, call 999.")
+    assert opening in body
+    assert "not sure" not in body.lower()
+    assert not any((r["custom"] or {}).get("escalation") for r in replies)  # not the emergency reply
+
+
+def test_a_threat_for_when_he_gets_home_is_an_emergency(stack):
+    replies = turn(stack, "he said he'll kill me when he gets home")
+    assert {"escalation": "emergency"} in [r["custom"] for r in replies]
+
+
+@pytest.mark.parametrize("text", ["I can't talk now, can someone call me later",
+                                  "my ex still has a key to the flat"])
+def test_ordinary_requests_from_the_issue_stay_ordinary(stack, text):
+    replies = turn(stack, text)
+    assert not any((r["custom"] or {}).get("escalation") for r in replies)
+    body = texts(replies)
+    assert ("call back" in body or "lock" in body.lower() or "sanctuary" in body.lower()), body
