@@ -3,6 +3,9 @@
 - validate_callback_form: reads each answer (bot.callbacks.form) and picks the next question.
 - action_ask_callback_confirm: the summary, with the number masked.
 - action_submit_callback: saves once per conversation, gives the three-word reference, clears slots.
+  The save checks the answers again (bot.callbacks.service.save) and refuses, storing nothing, what
+  the form would not have accepted; if only the safe times have all passed meanwhile, it asks for
+  new ones and keeps every other answer.
 - action_cancel_callback: "stop", "cancel" or "forget it": nothing stored, the person is told.
 
 Slot values are never logged.
@@ -12,7 +15,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -89,6 +92,10 @@ class SubmitCallback(Action):
             return _clear_all()
         outcome = await service.save(slots, tracker.sender_id, _session_started(tracker), _channel(tracker),
                                      tz=service.profile().timezone)
+        if outcome.status == "refused" and outcome.problems == ("times_passed",):
+            # Every safe time ended while the person was answering: keep the rest, ask for new times.
+            dispatcher.utter_message(response="utter_callback_times_past")
+            return [SlotSet(form.TIMES, None), SlotSet(form.CONFIRM, None), FollowupAction("callback_form")]
         if outcome.status == "created":
             dispatcher.utter_message(response="utter_callback_booked", callback_reference=outcome.reference)
         elif outcome.status == "duplicate":

@@ -11,6 +11,7 @@ import ipaddress
 import json
 import logging
 import os
+import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,6 +81,9 @@ class Settings:
     sender_hash_key: str = ""
     gateway_token: str = ""
     session_secret: str = ""
+    # Shared secret between Rasa and the action server (not generated into var/keys.json: the dev
+    # stack makes a new one per run and gives it to both processes). See `require_action_server_token`.
+    action_server_token: str = field(default="", repr=False)
     twilio_account_sid: str = ""
     twilio_auth_token: str = ""
     twilio_from_number: str = ""
@@ -219,6 +223,7 @@ def load_settings(env: Optional[Mapping[str, str]] = None, dotenv: bool = True) 
         sender_hash_key=secrets_from_env["SENDER_HASH_KEY"],
         gateway_token=secrets_from_env["GATEWAY_TOKEN"],
         session_secret=secrets_from_env["SESSION_SECRET"],
+        action_server_token=env.get("ACTION_SERVER_TOKEN", "").strip(),
         twilio_account_sid=env.get("TWILIO_ACCOUNT_SID", "").strip(),
         twilio_auth_token=env.get("TWILIO_AUTH_TOKEN", "").strip(),
         twilio_from_number=env.get("TWILIO_FROM_NUMBER", "").strip(),
@@ -249,6 +254,29 @@ def _validate_keys(settings: Settings) -> None:
             ) from None
     settings.blind_index_key_bytes
     settings.sender_hash_key_bytes
+
+
+ACTION_TOKEN_MIN = 32
+# RFC 6750 b64token: it travels as `Authorization: Bearer <token>`.
+_ACTION_TOKEN_RE = re.compile(r"[A-Za-z0-9._~+/-]+=*")
+
+
+def require_action_server_token(settings: Settings) -> str:
+    """The shared secret every request to the action server must carry, in development and production
+    alike. Raises SettingsError, saying what to do, when it is missing, short or not header-safe."""
+    token = settings.action_server_token
+    how = ("`make run` and the test stack generate one per run; otherwise set ACTION_SERVER_TOKEN to the "
+           "same value for Rasa and the action server, e.g. the output of "
+           "python3 -c \"import secrets; print(secrets.token_urlsafe(32))\"")
+    if not token:
+        raise SettingsError(f"ACTION_SERVER_TOKEN is missing; the action server needs it ({how})")
+    if len(token) < ACTION_TOKEN_MIN:
+        raise SettingsError(
+            f"ACTION_SERVER_TOKEN is too short: it needs at least {ACTION_TOKEN_MIN} characters ({how})")
+    if not _ACTION_TOKEN_RE.fullmatch(token):
+        raise SettingsError(
+            f"ACTION_SERVER_TOKEN may hold only letters, digits and - . _ ~ + / then = padding ({how})")
+    return token
 
 
 def production_problems(settings: Settings) -> List[str]:

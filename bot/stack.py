@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -33,10 +34,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# Rasa expands ${ACTION_SERVER_TOKEN} from its environment when it reads the endpoints file.
+ACTION_AUTH_HEADER = {"Authorization": "Bearer ${ACTION_SERVER_TOKEN}"}
+
+
 def write_endpoints(path: Path, action_port: int, base: Path = ROOT / "endpoints.yml") -> Path:
-    """A copy of endpoints.yml pointing at the action server's port."""
+    """A copy of endpoints.yml pointing at the action server's port (still sending the token)."""
     data = yaml.safe_load(base.read_text())
-    data["action_endpoint"] = {"url": f"http://127.0.0.1:{action_port}/webhook"}
+    data["action_endpoint"] = {"url": f"http://127.0.0.1:{action_port}/webhook",
+                               "headers": dict(ACTION_AUTH_HEADER)}
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
 
@@ -51,6 +57,9 @@ class Stack:
     env: Mapping[str, str] = field(default_factory=dict)
     log_dir: Optional[Path] = None  # None: inherit stdout/stderr
     procs: Dict[str, subprocess.Popen] = field(default_factory=dict)
+    # The secret Rasa and the action server share, when neither the environment nor `env` sets one:
+    # new for every stack (every `make run`), the same for every process of it.
+    action_server_token: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
 
     @property
     def url(self) -> str:
@@ -62,6 +71,8 @@ class Stack:
     def environment(self) -> Dict[str, str]:
         env = dict(os.environ)
         env.update(self.env)
+        if not env.get("ACTION_SERVER_TOKEN", "").strip():
+            env["ACTION_SERVER_TOKEN"] = self.action_server_token
         env.update(
             PYTHONPATH=str(ROOT),
             PORT=str(self.port),

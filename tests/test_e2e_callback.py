@@ -9,6 +9,7 @@ import json
 import re
 import secrets
 import sqlite3
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -145,3 +146,18 @@ def test_invalid_answers_get_specific_reasks_through_the_chat(stack):
     turn(stack, sender, "use the safest settings")
     assert "characters" in text_of(turn(stack, sender, "advice about housing " * 40))
     turn(stack, sender, "stop")
+
+
+def test_the_stacks_action_server_runs_nothing_without_the_token(stack):
+    """Rasa's calls carry ACTION_SERVER_TOKEN (the bookings above went through); a made-up tracker
+    sent straight to the action server without it is refused and books nothing (issue 16)."""
+    from tests.test_action_server import action_call, confirmed_slots
+
+    before = rows(stack, "SELECT count(*) FROM bookings")[0][0]
+    req = urllib.request.Request(f"http://127.0.0.1:{stack.action_port}/webhook",
+                                 data=json.dumps(action_call(confirmed_slots())).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(req, timeout=30)
+    assert refused.value.code == 401
+    assert rows(stack, "SELECT count(*) FROM bookings")[0][0] == before

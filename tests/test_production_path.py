@@ -72,6 +72,7 @@ def prod_stack(tmp_path_factory, pg_url):
         "TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_AUTH_TOKEN": secrets.token_hex(16),
         "PUBLIC_BASE_URL": "https://help.northbrook.example", "LOG_LEVEL": "WARNING",
         "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{action_port}/webhook",
+        "ACTION_SERVER_TOKEN": secrets.token_urlsafe(32),
     }
     upgrade(pg_url)
     stack = Stack(port=free_port(), rasa_ports=[free_port(), free_port()], action_port=action_port,
@@ -232,11 +233,23 @@ def test_compose_file_validates(tmp_path):
         pytest.fail("no compose client: .ci/run installs Debian's docker-compose")
     shutil.copy(ROOT / "docker-compose.yml", tmp_path / "docker-compose.yml")
     shutil.copytree(ROOT / "deploy", tmp_path / "deploy")
-    shutil.copy(ROOT / "deploy" / "env.example", tmp_path / ".env.production")
-    result = subprocess.run(cmd + ["config"], cwd=tmp_path, capture_output=True, text=True)
+    example = (ROOT / "deploy" / "env.example").read_text()
+    assert "\nACTION_SERVER_TOKEN=\n" in example
+    # As the README runs it: `docker compose --env-file .env.production ...`
+    config_cmd = cmd + ["--env-file", ".env.production", "config"]
+    # The action server's token is required: left empty, compose stops and names it.
+    (tmp_path / ".env.production").write_text(example)
+    refused = subprocess.run(config_cmd, cwd=tmp_path, capture_output=True, text=True)
+    assert refused.returncode != 0 and "ACTION_SERVER_TOKEN" in refused.stderr
+    token = secrets.token_urlsafe(32)
+    (tmp_path / ".env.production").write_text(
+        example.replace("\nACTION_SERVER_TOKEN=\n", f"\nACTION_SERVER_TOKEN={token}\n"))
+    result = subprocess.run(config_cmd, cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     config = yaml.safe_load(result.stdout)
     services = config["services"]
+    for name in ("rasa", "actions"):  # Rasa sends it, the action server checks it
+        assert services[name]["environment"]["ACTION_SERVER_TOKEN"] == token, name
     assert {"postgres", "redis", "rasa", "actions", "gateway", "proxy", "migrate"} <= set(services)
     for name, service in services.items():
         if name != "migrate":

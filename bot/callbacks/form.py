@@ -11,6 +11,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from zoneinfo import ZoneInfo
 
 from bot.callbacks import phone as phones
 from bot.callbacks import times
@@ -476,3 +477,97 @@ def booking_details(slots: Dict[str, Any]) -> Dict[str, Any]:
         "afraid_of_serious_harm": slots.get(AFRAID) or SKIPPED,
         "accepted_safe_defaults": bool(slots.get(DEFAULTS)),
     }
+
+
+# --- the check at saving -----------------------------------------------------------------------------
+
+MAX_WINDOWS = 60  # far more than any answer the form turns into windows
+SAFETY_ANSWERS = ("yes", "no", SKIPPED)
+
+
+def _accepted_text(slot: str, value: Any, limit: int, ctx: Context) -> bool:
+    """Text the form's own validator for `slot` accepts, already cleaned, within its limit."""
+    return (isinstance(value, str) and len(value) <= limit and clean_text(value) == value
+            and VALIDATORS[slot](value, {}, ctx)[0].get(slot) is not None)
+
+
+def _one_of(value: Any, allowed: Sequence[Any]) -> bool:
+    """`value` is one of `allowed`, of the same type (1 is not True, "True" is not True)."""
+    return any(value is option if isinstance(option, bool) else (isinstance(value, str) and value == option)
+               for option in allowed)
+
+
+def _phone_ok(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        return phones.parse_uk_phone(value).e164 == value
+    except phones.PhoneError:
+        return False
+
+
+def _windows_for_saving(value: Any, ctx: Context) -> Tuple[List[str], List[dict]]:
+    """(problems, the windows still to come). Each window must be one the form could have made: a
+    known timezone, within the team's hours on one day, no further ahead than the form allows. Those
+    that ended while the person was still answering are dropped, not refused."""
+    if not isinstance(value, list) or not value or len(value) > MAX_WINDOWS:
+        return ["times"], []
+    hours = ctx.profile.team.hours
+    last_day = ctx.now.astimezone(ZoneInfo(ctx.tz)).date() + dt.timedelta(days=times.HORIZON_DAYS + 1)
+    ahead: List[dict] = []
+    for item in value:
+        if not isinstance(item, dict) or not isinstance(item.get("start"), str) \
+                or not isinstance(item.get("end"), str):
+            return ["times"], []
+        if not times.known_timezone(item.get("tz")):
+            return ["timezone"], []
+        try:
+            window = times.Window.from_slot(item)
+        except (TypeError, ValueError):  # TimeError is a ValueError
+            return ["times"], []
+        if window.start.astimezone(ZoneInfo(ctx.tz)).date() > last_day:
+            return ["times"], []
+        if times.clip_to_hours([window], hours, ctx.tz) != ([window], False):
+            return ["times_outside_hours"], []
+        if window.end > ctx.now:
+            ahead.append(item)
+    return ([] if ahead else ["times_passed"]), ahead
+
+
+def check_for_saving(slots: Dict[str, Any], ctx: Context) -> Tuple[List[str], Dict[str, Any]]:
+    """Check a booking again as it is saved, whoever sent it: consent and confirmation given, and
+    every answer one that this form's validators accept (lengths, a UK number in E.164, windows
+    still to come within the team's hours, a known timezone, one of the offered choices).
+
+    Returns (problems, slots to store). Problems are names, never values, so they can be logged.
+    `ctx.profile` gives the hours and `ctx.now` the time."""
+    problems: List[str] = []
+    if slots.get(CANCELLED):
+        problems.append("cancelled")
+    if slots.get(CONSENT) is not True:
+        problems.append("consent")
+    if slots.get(CONFIRM) is not True:
+        problems.append("confirmation")
+    if not _accepted_text(NAME, slots.get(NAME), NAME_MAX, ctx):
+        problems.append("name")
+    if not _phone_ok(slots.get(PHONE)):
+        problems.append("phone")
+    time_problems, ahead = _windows_for_saving(slots.get(TIMES), ctx)
+    problems += time_problems
+    if slots.get(VOICEMAIL) is True and not _accepted_text(WORDING, slots.get(WORDING), WORDING_MAX, ctx):
+        problems.append("voicemail_wording")
+    if slots.get(OTHER) == "cover" and not _accepted_text(COVER, slots.get(COVER), WORDING_MAX, ctx):
+        problems.append("cover_story")
+    if slots.get(NOTE) not in (None, SKIPPED) and not _accepted_text(NOTE, slots.get(NOTE), NOTE_MAX, ctx):
+        problems.append("note")
+    if slots.get(LANGUAGE) is not None and not _accepted_text(LANGUAGE, slots.get(LANGUAGE), LANGUAGE_MAX, ctx):
+        problems.append("language")
+    choices = [
+        (DEFAULTS, (True, False)), (VOICEMAIL, (True, False)), (TEXT_FIRST, (True, False)),
+        (OTHER, ("hang_up", "cover")), (GENDER, tuple(GENDER_WORDS)), (INTERPRETER, tuple(INTERPRETER_WORDS)),
+        (CHILDREN, SAFETY_ANSWERS), (AFRAID, SAFETY_ANSWERS),
+    ]
+    for slot, allowed in choices:
+        if slots.get(slot) is not None and not _one_of(slots.get(slot), allowed):
+            problems.append(slot.replace("callback_", ""))
+    return problems, {**slots, TIMES: ahead}

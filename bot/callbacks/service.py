@@ -3,6 +3,10 @@
 The action server creates its own engine lazily from settings (and configures the encryption keys).
 One transaction per booking; the idempotency key is per conversation session, so confirming twice
 creates one booking. On any storage failure nothing is stored and the person is told honestly.
+
+Before anything is stored the booking is checked again (`form.check_for_saving`), whoever called:
+the action server's token keeps strangers out, and this keeps out anything that did not come through
+the form's validators. A refused booking stores nothing and logs only which checks failed.
 """
 from __future__ import annotations
 
@@ -12,7 +16,8 @@ import hashlib
 import hmac
 import logging
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from pathlib import Path
+from typing import Any, Dict, Optional, Tuple
 
 from bot.callbacks import form
 
@@ -32,12 +37,15 @@ def settings():
     return _state["settings"]
 
 
-def profile():
-    if "profile" not in _state:
-        from bot.profile import ProfileCache
+def profile(config=None):
+    """The organisation profile of `config` (default: these settings), reloaded when it changes."""
+    from bot.profile import ProfileCache
 
-        _state["profile"] = ProfileCache(settings().profile_path)
-    return _state["profile"].get()
+    path = Path((config or settings()).profile_path)
+    cache = _state.get("profile")
+    if cache is None or cache.path != path:
+        cache = _state["profile"] = ProfileCache(path)
+    return cache.get()
 
 
 def engine():
@@ -61,8 +69,9 @@ def idempotency_key(sender_id: str, session_started: Optional[float], key: bytes
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str  # 'created', 'duplicate' or 'failed'
+    status: str  # 'created', 'duplicate', 'failed' (storage) or 'refused' (the check at saving)
     reference: Optional[str] = None
+    problems: Tuple[str, ...] = ()  # why it was refused: names of checks, never values
 
 
 def new_booking(slots: Dict[str, Any], channel: str, key: str, tz: str):
@@ -89,13 +98,41 @@ def new_booking(slots: Dict[str, Any], channel: str, key: str, tz: str):
     )
 
 
+def check(slots: Dict[str, Any], config=None, tz: Optional[str] = None, org_profile=None,
+          now: Optional[dt.datetime] = None):
+    """(problems, slots to store): `form.check_for_saving` with the profile's hours and the time now
+    (`tz`: the profile's timezone unless given)."""
+    org_profile = org_profile or profile(config)
+    ctx = form.Context(profile=org_profile, tz=tz or org_profile.timezone,
+                       now=now or dt.datetime.now(dt.timezone.utc))
+    return form.check_for_saving(slots, ctx)
+
+
 async def save(slots: Dict[str, Any], sender_id: str, session_started: Optional[float], channel: str,
-               db=None, config=None, tz: str = "Europe/London") -> Outcome:
-    """Store the booking. Never raises: a failure is reported as Outcome('failed')."""
+               db=None, config=None, tz: Optional[str] = None, org_profile=None,
+               now: Optional[dt.datetime] = None) -> Outcome:
+    """Check the booking again, then store it. Never raises: a booking that fails the check is
+    Outcome('refused', problems=...) and a storage failure Outcome('failed'); neither stores anything.
+    Windows that ended while the person was answering are left out; if none is left the problems are
+    ('times_passed',)."""
     from bot.storage.bookings import create_booking
 
     try:
         config = config or settings()
+        org_profile = org_profile or profile(config)
+        tz = tz or org_profile.timezone
+    except Exception as exc:  # bad keys or profile: say so honestly, store nothing
+        logger.error("Callback booking could not be saved (%s)", type(exc).__name__)
+        return Outcome("failed")
+    try:
+        problems, slots = check(slots, config, tz, org_profile, now)
+    except Exception as exc:  # a value of a type nothing expected: refuse it, never store it
+        logger.warning("Callback booking refused: unreadable answers (%s); nothing stored", type(exc).__name__)
+        return Outcome("refused", problems=("unreadable",))
+    if problems:
+        logger.warning("Callback booking refused: %s; nothing stored", ", ".join(problems))
+        return Outcome("refused", problems=tuple(problems))
+    try:
         db = db or engine()
         key = idempotency_key(sender_id, session_started, config.blind_index_key_bytes)
         data = new_booking(slots, channel, key, tz)

@@ -9,10 +9,11 @@ week's matching days. Nothing here logs the text.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
-from typing import Iterable, List, Optional, Sequence, Set, Tuple
-from zoneinfo import ZoneInfo
+from typing import Any, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple
+from zoneinfo import ZoneInfo, available_timezones
 
 DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 DAY_RE = {
@@ -409,6 +410,17 @@ def clip_to_hours(windows: Sequence[Window], hours, tz: str = "Europe/London") -
 
 def open_weekdays(hours) -> List[int]:
     return [d for d in range(7) if hours.window(d)]
+
+
+@functools.lru_cache(maxsize=1)
+def _zones() -> FrozenSet[str]:
+    return frozenset(available_timezones())
+
+
+def known_timezone(name: Any) -> bool:
+    """Whether `name` is an IANA timezone on this system (a lookup, never a path: "../../etc/passwd"
+    is not one)."""
+    return isinstance(name, str) and name in _zones()
 
 
 # --- wording --------------------------------------------------------------------------------------
