@@ -63,4 +63,12 @@ def create_app(token: str, package: str = "actions") -> Sanic:
     async def not_allowed(request: Request, exception: Exception):
         return response.json({"error": "method not allowed"}, status=405)
 
+    # rasa_sdk's catch-all answers a failing action with a 500 echoing the request body (the
+    # tracker: what the person typed) and str(exception). Answer with neither; the log gets the
+    # exception's type and place only (bot/logs.py).
+    @app.exception(Exception)
+    async def failed(request: Request, exception: Exception):
+        logger.error("An action failed (%s)", type(exception).__name__, exc_info=exception)
+        return response.json({"error": "the action failed"}, status=500)
+
     return app

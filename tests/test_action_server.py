@@ -210,3 +210,18 @@ def test_without_a_usable_token_the_action_server_does_not_start(tmp_path, mode,
     result = run_actions(dict(env, ACTION_SERVER_TOKEN=token))
     assert result.returncode == 2
     assert says in result.stderr and "Action server not started" in result.stderr
+
+
+def test_an_action_that_fails_echoes_and_logs_nothing_typed(actions):
+    # rasa_sdk's own handler answers a failing action with a 500 carrying the whole request body
+    # (the tracker, with what the person typed) and logs the exception with its message.
+    typed = "Invented Rosalind Featherstonehaugh typed this at 12 Quill Lane"
+    call = action_call(confirmed_slots())
+    call["tracker"]["latest_message"]["text"] = typed
+    call["tracker"]["events"] = "not a list of events: " + typed  # makes the action fail
+    status, body = post(actions, "/webhook", call, bearer(token_of(actions)))
+    assert status == 500
+    assert typed not in json.dumps(body) and "Featherstonehaugh" not in json.dumps(body)
+    time.sleep(0.5)
+    log = (Path(actions.log_dir) / "actions.log").read_text(errors="replace")
+    assert "Featherstonehaugh" not in log and "Quill" not in log
