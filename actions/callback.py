@@ -23,6 +23,16 @@ from actions.form_validators import add_slot_validators
 from bot.callbacks import form, service
 
 
+KEPT = "kept_this_conversation"
+
+
+def kept(tracker: Tracker, what: str) -> SlotSet:
+    """Remember that a call back or a concern was saved in this conversation, so that a later
+    "stop" does not say nothing was saved."""
+    before = tracker.get_slot(KEPT)
+    return SlotSet(KEPT, what if before in (None, what) else "both")
+
+
 def _clear_all() -> List[EventType]:
     return [SlotSet(slot, None) for slot in form.ALL_SLOTS] + [SlotSet("requested_slot", None)]
 
@@ -102,7 +112,8 @@ class SubmitCallback(Action):
             dispatcher.utter_message(response="utter_callback_already_booked", callback_reference=outcome.reference)
         else:
             dispatcher.utter_message(response="utter_callback_save_failed")
-        return _clear_all()
+            return _clear_all()
+        return _clear_all() + [kept(tracker, "callback")]
 
 
 class CancelCallback(Action):

@@ -14,6 +14,7 @@ from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.callback import kept
 from actions.form_validators import add_slot_validators
 from bot import concern
 
@@ -69,7 +70,7 @@ class SubmitConcern(Action):
             dispatcher.utter_message(response="utter_concern_save_failed")
             return _clear()
         dispatcher.utter_message(response="utter_concern_recorded", concern_reference=outcome.reference)
-        events = _clear()
+        events = _clear() + [kept(tracker, "concern")]
         if slots.get(concern.CALLBACK) is True:
             events.append(FollowupAction("callback_form"))
         return events

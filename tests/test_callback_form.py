@@ -398,13 +398,16 @@ def test_every_callback_response_has_a_gsm7_sms_variation_without_buttons():
     responses = callback_responses()
     assert len(responses) > 40
     for name, variants in responses.items():
+        # one SMS variation for each condition (most responses have none)
+        conditions = [repr(v.get("condition")) for v in variants if v.get("channel") != "sms"]
         sms = [v for v in variants if v.get("channel") == "sms"]
-        assert len(sms) == 1, name
-        assert set(sms[0]["text"]) <= GSM7, name
-        assert "buttons" not in sms[0], name
-        # Alone, STOP and CANCEL are SMS opt-out words: the way out offered is FORGET IT.
-        assert not re.search(r"\b(STOP|CANCEL)\b", sms[0]["text"]), name
-        assert not re.search(r"\bstop\b", sms[0]["text"], re.I) or "FORGET IT" in sms[0]["text"], name
+        assert sorted(repr(v.get("condition")) for v in sms) == sorted(conditions), name
+        for variant in sms:
+            assert set(variant["text"]) <= GSM7, name
+            assert "buttons" not in variant, name
+            # Alone, STOP and CANCEL are SMS opt-out words: the way out offered is FORGET IT.
+            assert not re.search(r"\b(STOP|CANCEL)\b", variant["text"]), name
+            assert not re.search(r"\bstop\b", variant["text"], re.I) or "FORGET IT" in variant["text"], name
 
 
 def test_every_ask_offers_buttons_on_the_web_except_free_text_steps():
@@ -424,3 +427,35 @@ def test_consent_says_what_who_and_how_long():
 def test_failure_message_gives_the_helpline_and_local_number():
     for variant in callback_responses()["utter_callback_save_failed"]:
         assert "0808 2000 247" in variant["text"] and "{team_phone}" in variant["text"]
+
+
+
+def test_stop_after_a_booking_does_not_say_nothing_was_saved():
+    from bot import domain_files
+
+    variants = domain_files.merged()["responses"]["utter_stop_nothing_active"]
+    for variant in variants:
+        kept = [c["value"] for c in variant.get("condition") or []
+                if c.get("name") == "kept_this_conversation"]
+        if kept:
+            assert "nothing has been saved" not in variant["text"].lower()
+            assert "kept" in variant["text"]
+        else:
+            assert "nothing has been saved" in variant["text"].lower()
+    assert {c["value"] for v in variants for c in v.get("condition") or []} == {"callback", "concern", "both"}
+
+
+def test_the_submit_action_remembers_what_was_kept():
+    from actions.callback import kept
+
+    class T:
+        def __init__(self, value):
+            self.value = value
+
+        def get_slot(self, name):
+            return self.value if name == "kept_this_conversation" else None
+
+    assert kept(T(None), "callback")["value"] == "callback"
+    assert kept(T("callback"), "callback")["value"] == "callback"
+    assert kept(T("concern"), "callback")["value"] == "both"
+    assert kept(T("both"), "concern")["value"] == "both"

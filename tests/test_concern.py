@@ -143,7 +143,8 @@ async def test_submit_action_records_and_says_what_happens_next(monkeypatch):
     assert messages[0]["concern_reference"] == "apple-river-stone"
     assert calls == [("c" * 64, 42.0, "web")]  # no input channel in this stand-in tracker
     assert {e["name"]: e["value"] for e in events if e["event"] == "slot"} == {
-        **{s: None for s in concern.FORM_SLOTS}, "requested_slot": None}
+        **{s: None for s in concern.FORM_SLOTS}, "requested_slot": None,
+        "kept_this_conversation": "concern"}  # a later "stop" must not say nothing was saved
     assert not any(e["event"] == "followup" for e in events)
 
 

@@ -94,6 +94,10 @@ def test_default_booking_takes_ten_turns_and_stores_no_plaintext(stack):
     assert rows(stack, "SELECT count(*) FROM bookings")[0][0] == before + 1
     assert "booked" not in text_of(again) or reference in text_of(again)
 
+    # "Stop" after the booking says what was kept, not that nothing was saved (issue 17).
+    after = text_of(turn(stack, sender, "/stop"))
+    assert "nothing has been saved" not in after.lower() and "still kept" in after
+
     # The form's slots were cleared: the conversation no longer holds the answers.
     logs = "".join(p.read_text(errors="replace") for p in (Path(stack.log_dir)).glob("*.log"))
     for secret in ("Imogen", "900 417", "7700900417", "Zebracrossing"):
