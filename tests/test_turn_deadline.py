@@ -102,3 +102,35 @@ def test_deadline_header_parsing():
     assert turn_deadline.parse("inf", now) is None and turn_deadline.parse("9" * 40, now) is None
     assert turn_deadline.parse(str(now + 10_000), now) is None  # not one the gateway sent
     assert turn_deadline.parse(str(now + 9.5), now) == now + 9.5
+
+
+def test_idle_conversations_are_forgotten_by_real_rasa(agent):
+    """Issue 16 item 8 with the real model: one-turn conversations stay in memory no longer than
+    idle_seconds (a fake clock stands in for the 60 minutes)."""
+    from bot.rasa_trackers import BoundedInMemoryTrackerStore
+
+    class Clock:
+        now = 0.0
+
+        def __call__(self):
+            return self.now
+
+    clock = Clock()
+    store = BoundedInMemoryTrackerStore(agent.domain, max_events=60, idle_seconds=3600, clock=clock)
+    previous = agent.tracker_store, agent.processor.tracker_store
+    agent.tracker_store = agent.processor.tracker_store = store
+    try:
+        senders = [secrets.token_hex(16) for _ in range(40)]
+
+        async def scenario():
+            for sender in senders:
+                assert await turn(agent, sender, "hello")
+            assert set(senders) <= set(store.store)
+            clock.now += 3601  # an hour and a second with no turn
+            fresh = secrets.token_hex(16)
+            assert await turn(agent, fresh, "hello")  # the next turn sweeps
+            assert set(store.store) == {fresh}
+
+        asyncio.run(scenario())
+    finally:
+        agent.tracker_store, agent.processor.tracker_store = previous
