@@ -45,7 +45,7 @@ def safe_traceback(exc: Union[BaseException, ExcInfo, None]) -> str:
         lines.extend(f"  at {f.filename}:{f.lineno} in {f.name}" for f in frames)
         exc = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
         if exc is not None:
-            lines.append("while handling:" if exc is not None else "")
+            lines.append("while handling:")
     return "\n".join(lines)
 
 

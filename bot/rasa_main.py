@@ -46,8 +46,6 @@ def scrub(value: Any, depth: int = 0) -> Any:
         return redact(value)
     if isinstance(value, (int, float, bool)) or value is None:
         return value
-    if isinstance(value, BaseException) or value is True:
-        return value  # exc_info: rendered safely by safe_exception
     return REDACTED  # objects (trackers, messages, events) may print what someone typed
 
 

@@ -116,11 +116,14 @@ class BoundedInMemoryTrackerStore(InMemoryTrackerStore):
         idle = [s for s, at in self._touched.items() if now - at > self.idle_seconds]
         idle += [s for s in self.store if s not in self._touched]  # saved before we tracked
         for sender_id in idle:
-            self.store.pop(sender_id, None)
-            self._touched.pop(sender_id, None)
+            self._forget(sender_id)
         if idle:
             logger.info("Forgot %d idle conversations", len(idle))
         return len(idle)
+
+    def _forget(self, sender_id: str) -> None:
+        self.store.pop(sender_id, None)
+        self._touched.pop(sender_id, None)
 
     def _maybe_sweep(self) -> None:
         if self._clock() - self._swept >= self.SWEEP_EVERY:
@@ -131,8 +134,7 @@ class BoundedInMemoryTrackerStore(InMemoryTrackerStore):
         self._maybe_sweep()
         at = self._touched.get(sender_id)
         if at is not None and self._clock() - at > self.idle_seconds:
-            self.store.pop(sender_id, None)
-            self._touched.pop(sender_id, None)
+            self._forget(sender_id)
         return await super().retrieve(sender_id)
 
     async def save(self, tracker: DialogueStateTracker) -> None:
@@ -141,10 +143,6 @@ class BoundedInMemoryTrackerStore(InMemoryTrackerStore):
         await super().save(compact(tracker, self.max_events))
         self._touched[tracker.sender_id] = self._clock()
         self._maybe_sweep()
-
-    async def delete(self, sender_id: Text) -> None:
-        self.store.pop(sender_id, None)
-        self._touched.pop(sender_id, None)
 
 
 class BoundedRedisTrackerStore(RedisTrackerStore):

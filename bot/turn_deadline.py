@@ -54,7 +54,7 @@ def expired_at(deadline: float, now: Optional[float] = None) -> bool:
 
 def expired(now: Optional[float] = None) -> bool:
     deadline = _deadline.get()
-    return deadline is not None and (time.time() if now is None else now) > deadline
+    return deadline is not None and expired_at(deadline, now)
 
 
 def check() -> None:

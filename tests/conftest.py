@@ -4,16 +4,19 @@
 - `pg_url`: a fresh database on the machine's real PostgreSQL (127.0.0.1:5432), dropped afterwards.
 - `stack`: the real Rasa server, action server and gateway, started once per test run from the model
   that `make test` trained once.
+- `serve_in_background`: aiohttp apps on loopback ports, in an event loop of their own (fuzz suites).
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import shutil
 import subprocess
+import threading
 from pathlib import Path
-from typing import Dict
+from typing import Dict, Iterator, Sequence, Tuple
 
 import pytest
 
@@ -106,3 +109,35 @@ def stack(stack_dir):
         pytest.fail(f"The stack did not become ready. Logs:\n{logs}")
     yield s
     s.stop()
+
+
+@contextlib.contextmanager
+def serve_in_background(apps: Sequence[Tuple[object, int]]) -> Iterator[asyncio.AbstractEventLoop]:
+    """Serve each (aiohttp app, port) on 127.0.0.1 from an event loop in a thread of its own, for
+    tests that send real HTTP from synchronous code (Hypothesis). Yields the loop; everything is
+    cleaned up on exit."""
+    from aiohttp import web
+
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    runners = []
+
+    async def start():
+        for app, port in apps:
+            runner = web.AppRunner(app)
+            await runner.setup()
+            await web.TCPSite(runner, "127.0.0.1", port).start()
+            runners.append(runner)
+
+    async def stop():
+        for runner in reversed(runners):
+            await runner.cleanup()
+
+    try:
+        asyncio.run_coroutine_threadsafe(start(), loop).result(300)
+        yield loop
+    finally:
+        asyncio.run_coroutine_threadsafe(stop(), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
-import threading
 from http.cookies import SimpleCookie
 from typing import Dict, Optional
 
@@ -28,7 +27,7 @@ from bot.stack import free_port
 from bot.staff import passwords, store, totp
 from bot.storage import crypto
 from bot.storage.migrate import upgrade
-from tests.conftest import base_env
+from tests.conftest import base_env, serve_in_background
 from tests.test_staff import PASSWORD, START, Clock
 
 ROUTES = [
@@ -127,9 +126,6 @@ class Live:
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("httpfuzz")
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
     rasa_port, port = free_port(), free_port()
     env = base_env(tmp)
     env.update(RASA_URLS=f"http://127.0.0.1:{rasa_port}", RASA_TIMEOUT="2",
@@ -140,39 +136,25 @@ def live(tmp_path_factory):
     clock = Clock(START)
     app = create_app(settings)
     app[common.CLOCK] = clock
-    runners = []
+    fake = web.Application()
+    for channel in ("chat", "sms"):
+        fake.router.add_post(f"/webhooks/{channel}/webhook", fake_rasa)
+    fake.router.add_post("/webhooks/forget/webhook", fake_forget)
+    fake.router.add_get("/", lambda r: web.Response(text="Hello from Rasa: 3.6.21"))
+    with serve_in_background([(fake, rasa_port), (app, port)]) as loop:
+        live = Live(loop, f"http://127.0.0.1:{port}", app, clock)
 
-    async def start():
-        fake = web.Application()
-        for channel in ("chat", "sms"):
-            fake.router.add_post(f"/webhooks/{channel}/webhook", fake_rasa)
-        fake.router.add_post("/webhooks/forget/webhook", fake_forget)
-        fake.router.add_get("/", lambda r: web.Response(text="Hello from Rasa: 3.6.21"))
-        for a, p in ((fake, rasa_port), (app, port)):
-            runner = web.AppRunner(a)
-            await runner.setup()
-            await web.TCPSite(runner, "127.0.0.1", p).start()
-            runners.append(runner)
+        async def open_session():
+            live.session = aiohttp.ClientSession()
 
-    asyncio.run_coroutine_threadsafe(start(), loop).result(300)
-    live = Live(loop, f"http://127.0.0.1:{port}", app, clock)
+        async def close_session():
+            await live.session.close()
 
-    async def open_session():
-        live.session = aiohttp.ClientSession()
-
-    live.run(open_session())
-    live.run(live.sign_in("caseworker"))
-    live.run(live.sign_in("lead"))
-    yield live
-
-    async def stop():
-        await live.session.close()
-        for runner in reversed(runners):
-            await runner.cleanup()
-
-    asyncio.run_coroutine_threadsafe(stop(), loop).result(30)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(5)
+        live.run(open_session())
+        live.run(live.sign_in("caseworker"))
+        live.run(live.sign_in("lead"))
+        yield live
+        live.run(close_session())
 
 
 def check(status, headers, where):

@@ -6,9 +6,7 @@ event loop for the whole module; requests go over loopback with urllib.
 """
 from __future__ import annotations
 
-import asyncio
 import secrets
-import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -22,7 +20,7 @@ from bot.gateway.app import create_app
 from bot.settings import load_settings
 from bot.stack import free_port
 from bot.storage.migrate import upgrade
-from tests.conftest import base_env
+from tests.conftest import base_env, serve_in_background
 
 PUBLIC = "https://sms.northbrook.example"
 TOKEN = "fuzz-auth-token-made-up"
@@ -41,36 +39,16 @@ async def echo(request):
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("smsfuzz")
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
     rasa_port, port = free_port(), free_port()
     env = base_env(tmp)
     env.update(RASA_URLS=f"http://127.0.0.1:{rasa_port}", PUBLIC_BASE_URL=PUBLIC, TWILIO_AUTH_TOKEN=TOKEN,
                RASA_TIMEOUT="2")
     settings = load_settings(env, dotenv=False)
     upgrade(settings.database_url)
-    runners = []
-
-    async def start():
-        fake = web.Application()
-        fake.router.add_post("/webhooks/sms/webhook", echo)
-        for app, p in ((fake, rasa_port), (create_app(settings), port)):
-            runner = web.AppRunner(app)
-            await runner.setup()
-            await web.TCPSite(runner, "127.0.0.1", p).start()
-            runners.append(runner)
-
-    asyncio.run_coroutine_threadsafe(start(), loop).result(300)
-    yield f"http://127.0.0.1:{port}"
-
-    async def stop():
-        for runner in reversed(runners):
-            await runner.cleanup()
-
-    asyncio.run_coroutine_threadsafe(stop(), loop).result(30)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(5)
+    fake = web.Application()
+    fake.router.add_post("/webhooks/sms/webhook", echo)
+    with serve_in_background([(fake, rasa_port), (create_app(settings), port)]):
+        yield f"http://127.0.0.1:{port}"
 
 
 def post(url: str, data: bytes, headers: dict) -> int:

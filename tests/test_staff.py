@@ -126,17 +126,20 @@ def db_overrides(request, db_kind):
     return {"DATABASE_URL": request.getfixturevalue("pg_url")} if db_kind == "postgres" else {}
 
 
-@pytest.fixture
-async def env(aiohttp_client, make_settings, db_overrides):
-    overrides = dict(db_overrides)
-    settings = make_settings(**overrides)
+async def start_env(aiohttp_client, settings, cls):
+    """The gateway with the given settings, migrated, on an injected clock; wrapped in `cls`."""
     await asyncio.to_thread(upgrade, settings.database_url)
     crypto.configure_from_settings(settings)
     clock = Clock(START)
     app = create_app(settings)
     app[common.CLOCK] = clock
     client = await aiohttp_client(app)
-    return Env(app, client, clock, settings)
+    return cls(app, client, clock, settings)
+
+
+@pytest.fixture
+async def env(aiohttp_client, make_settings, db_overrides):
+    return await start_env(aiohttp_client, make_settings(**db_overrides), Env)
 
 
 class Env:

@@ -19,13 +19,13 @@ import secrets
 import pytest
 from sqlalchemy import select
 
-from bot.gateway.app import create_app
 from bot.gateway.staff import common
 from bot.staff import passwords, store
 from bot.storage import crypto
 from bot.storage.migrate import upgrade
 from bot.storage.models import Booking, StaffAudit
-from tests.test_staff import PASSWORD, START, Browser, Clock, Env, db_kind, db_overrides  # noqa: F401
+from tests.test_staff import (  # noqa: F401
+    PASSWORD, Browser, Env, db_kind, db_overrides, start_env)
 
 WRONG = "not the password at all"
 
@@ -57,14 +57,8 @@ def new_address() -> str:
 
 @pytest.fixture
 async def henv(aiohttp_client, make_settings, db_overrides):
-    settings = make_settings(TRUSTED_PROXIES="127.0.0.1", **db_overrides)
-    await asyncio.to_thread(upgrade, settings.database_url)
-    crypto.configure_from_settings(settings)
-    clock = Clock(START)
-    app = create_app(settings)
-    app[common.CLOCK] = clock
-    client = await aiohttp_client(app)
-    return HEnv(app, client, clock, settings)
+    return await start_env(aiohttp_client, make_settings(TRUSTED_PROXIES="127.0.0.1", **db_overrides),
+                           HEnv)
 
 
 async def checked_failures(env, username: str) -> int:

@@ -56,14 +56,15 @@ class RasaClient:
         ranked = instance_order(sender_id, self.urls)
         return sorted(ranked, key=lambda u: self._suspect_until.get(u, 0.0) > now)
 
-    async def _post(self, url: str, path: str, payload: Dict[str, Any],
+    async def _post(self, url: str, path: str, payload: Dict[str, Any], turn: bool = False,
                     budget: Optional[float] = None) -> Any:
+        """`turn`: a conversation turn, sent with its deadline (Rasa neither runs nor saves the
+        turn after it, bot/turn_deadline.py); `budget` shortens the timeout for it."""
         headers = {"X-Gateway-Token": self.token} if self.token else {}
         timeout = self.timeout
         if budget is not None:
             timeout = aiohttp.ClientTimeout(total=min(budget, self.timeout.total or budget))
-        if path.endswith("/webhook") and "forget" not in path:
-            # Rasa neither runs nor saves the turn after this (bot/turn_deadline.py).
+        if turn:
             headers[turn_deadline.HEADER] = f"{time.time() + (timeout.total or 0):.3f}"
         async with self.session.post(url + path, json=payload, headers=headers,
                                      timeout=timeout) as resp:
@@ -76,7 +77,7 @@ class RasaClient:
         last_error = "no Rasa instance configured"
         for url in self.order(sender_id):
             try:
-                return await self._post(url, path, payload, budget)
+                return await self._post(url, path, payload, turn=True, budget=budget)
             except (aiohttp.ClientConnectionError, ConnectionError) as exc:
                 self._suspect(url)
                 if isinstance(exc, aiohttp.ServerDisconnectedError):

@@ -63,6 +63,12 @@ def apply_headers(response: web.StreamResponse, hsts: bool) -> None:
 BAD_INPUT_ERRORS = (UnicodeDecodeError, LookupError, RecursionError, OverflowError, ValueError)
 
 
+def _route(request: web.Request) -> str:
+    """The route's pattern ("/staff/records/{id}"), never the path a person sent."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource else "?"
+
+
 def _plain_error(status: int, text: str, request: web.Request) -> web.Response:
     if request.path.startswith("/webhooks/") or request.path.startswith("/api/"):
         return web.Response(status=status, text=json.dumps({"error": text}),
@@ -79,14 +85,11 @@ def security_headers_middleware(hsts: bool) -> Callable:
             apply_headers(exc, hsts)
             raise
         except BAD_INPUT_ERRORS as exc:
-            logger.warning("Bad input refused on %s %s (%s)", request.method,
-                           request.match_info.route.resource.canonical
-                           if request.match_info.route.resource else "?", type(exc).__name__)
+            logger.warning("Bad input refused on %s %s (%s)", request.method, _route(request),
+                           type(exc).__name__)
             response = _plain_error(400, "Bad request", request)
         except Exception:  # noqa: BLE001 - the last line: a plain page, every header, no content
-            logger.exception("Unexpected error on %s %s", request.method,
-                             request.match_info.route.resource.canonical
-                             if request.match_info.route.resource else "?")
+            logger.exception("Unexpected error on %s %s", request.method, _route(request))
             response = _plain_error(500, "Something went wrong. If you are in danger, call 999.",
                                     request)
         apply_headers(response, hsts)

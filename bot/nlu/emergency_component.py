@@ -93,6 +93,20 @@ def decide(signal: Optional[DangerSignal], p: Optional[float], diet_says_emergen
     return None
 
 
+def _set_intent(message: Message, name: str) -> Optional[str]:
+    """Force `name` as the intent at 1.0 and return the intent it replaced. The other intents stay
+    in the ranking for inspection but at 0.0, so FallbackClassifier's ambiguity check (top two
+    within 0.05) can never turn a forced intent into nlu_fallback."""
+    previous = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
+    forced = {INTENT_NAME_KEY: name, PREDICTED_CONFIDENCE_KEY: 1.0}
+    others = [{**entry, PREDICTED_CONFIDENCE_KEY: 0.0}
+              for entry in message.get(INTENT_RANKING_KEY) or []
+              if entry.get(INTENT_NAME_KEY) != name]
+    message.set(INTENT, forced, add_to_output=True)
+    message.set(INTENT_RANKING_KEY, [dict(forced)] + others, add_to_output=True)
+    return previous
+
+
 @DefaultV1Recipe.register(
     [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True
 )
@@ -155,13 +169,12 @@ class EmergencyDetector(GraphComponent, IntentClassifier):
         risk: Optional[RiskDetector] = None,
     ) -> None:
         self.component_config = {**self.get_default_config(), **(config or {})}
-        patterns_dir = self.component_config.get("patterns_dir")
-        self._detector = detector or DangerDetector.load(
-            patterns_dir=Path(patterns_dir) if patterns_dir else None)
+        configured = self.component_config.get("patterns_dir")
+        patterns_dir = Path(configured) if configured else None
+        self._detector = detector or DangerDetector.load(patterns_dir=patterns_dir)
         # A detector passed in (tests) may not carry a tokenizer; the risk layer then builds its own.
-        self._risk = risk or RiskDetector.load(
-            nlp=getattr(self._detector, "nlp", None),
-            patterns_dir=Path(patterns_dir) if patterns_dir else None)
+        self._risk = risk or RiskDetector.load(nlp=getattr(self._detector, "nlp", None),
+                                               patterns_dir=patterns_dir)
         self._model = model
         self._model_storage = model_storage
         self._resource = resource
@@ -260,7 +273,7 @@ class EmergencyDetector(GraphComponent, IntentClassifier):
         if risk is not None and risk.soon:  # a threat to kill tied to a coming moment today
             self._force(message, {"category": "threat_to_kill", "pattern_id": risk.pattern_id,
                                   "categories": ["threat_to_kill"], "strength": "strong",
-                                  "source": "risk", "probability": None if p is None else round(p, 3)})
+                                  "source": "risk", "probability": shown})
             return
         if risk is not None:
             self._mark_risk(message, risk)
@@ -288,14 +301,7 @@ class EmergencyDetector(GraphComponent, IntentClassifier):
     def _mark_risk(self, message: Message, risk: RiskSignal) -> None:
         """A high-risk disclosure is answered as such, whatever DIET said (its answer opens with
         the danger check, bot/nlg.py)."""
-        previous = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
-        name = RISK_INTENT_PREFIX + risk.category
-        forced = {INTENT_NAME_KEY: name, PREDICTED_CONFIDENCE_KEY: 1.0}
-        others = [{**entry, PREDICTED_CONFIDENCE_KEY: 0.0}
-                  for entry in message.get(INTENT_RANKING_KEY) or []
-                  if entry.get(INTENT_NAME_KEY) != name]
-        message.set(INTENT, forced, add_to_output=True)
-        message.set(INTENT_RANKING_KEY, [dict(forced)] + others, add_to_output=True)
+        previous = _set_intent(message, RISK_INTENT_PREFIX + risk.category)
         found = {**risk.as_dict(), "classifier_intent": previous}
         message.set(RISK_KEY, found, add_to_output=True)
         # 999 first, also when a form is open and the reply is the form's next question.
@@ -322,19 +328,8 @@ class EmergencyDetector(GraphComponent, IntentClassifier):
         logger.debug("Danger check: source=%s pattern=%s", check["source"], check["pattern_id"])
 
     def _force(self, message: Message, danger: Dict[str, Any]) -> None:
-        name = self.component_config["intent"]
-        previous = message.get(INTENT) or {}
-        danger = {**danger, "classifier_intent": previous.get(INTENT_NAME_KEY)}
-        forced = {INTENT_NAME_KEY: name, PREDICTED_CONFIDENCE_KEY: 1.0}
-        # Keep the other intents for inspection but at 0.0, so FallbackClassifier's ambiguity
-        # check (top two within 0.05) can never turn a forced emergency into nlu_fallback.
-        others = [
-            {**entry, PREDICTED_CONFIDENCE_KEY: 0.0}
-            for entry in message.get(INTENT_RANKING_KEY) or []
-            if entry.get(INTENT_NAME_KEY) != name
-        ]
-        message.set(INTENT, forced, add_to_output=True)
-        message.set(INTENT_RANKING_KEY, [dict(forced)] + others, add_to_output=True)
+        previous = _set_intent(message, self.component_config["intent"])
+        danger = {**danger, "classifier_intent": previous}
         message.set(DANGER_KEY, danger, add_to_output=True)
         logger.debug("Emergency forced: source=%s category=%s pattern=%s",
                      danger.get("source"), danger.get("category"), danger.get("pattern_id"))

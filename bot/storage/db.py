@@ -1,6 +1,8 @@
 """Async engine and session factory for SQLite (embedded default) and PostgreSQL (production)."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any, Dict
 
 from sqlalchemy import event, text
@@ -21,9 +23,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def private_sqlite_file(database: str) -> None:
     """The SQLite file readable by its owner only (0600), in a folder we create 0700. SQLite gives
     its journal and WAL files the database file's permissions."""
-    import os
-    from pathlib import Path
-
     path = Path(database)
     if not path.parent.exists():
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
